@@ -1,0 +1,173 @@
+"""Training: the schedule, exact resumption (also after SIGKILL), interrupt safety, checkpoint integrity."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from gpt_course import GPT, GPTConfig, seed_everything
+from gpt_course.tokenizers import CharTokenizer
+from gpt_course.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+
+TEXT = "the quick brown fox jumps over the lazy dog. " * 60
+
+
+def setup(seed=0, **overrides):
+    seed_everything(seed)
+    tok = CharTokenizer.from_text(TEXT)
+    data = torch.tensor(tok.encode(TEXT))
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.1))
+    config = TrainConfig(**{"max_steps": 30, "batch_size": 8, "lr": 3e-3, "warmup_steps": 5, "eval_interval": 10,
+                            "eval_iters": 2, "progress": False, **overrides})
+    return model, tok, data, config
+
+
+def test_schedule_warms_up_then_decays_to_min_lr():
+    c = TrainConfig(max_steps=100, lr=1e-3, warmup_steps=10)
+    lrs = [c.lr_at(s) for s in range(101)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])), "cosine decay never goes up"
+    assert lrs[100] == pytest.approx(1e-4)
+
+
+def test_bad_config_and_data_give_clear_errors():
+    with pytest.raises(ValueError, match="max_steps"):
+        TrainConfig(max_steps=0)
+    model, tok, data, config = setup()
+    with pytest.raises(ValueError, match="block_size"):
+        Trainer(model, data[:10], config=config)
+
+
+def test_loss_goes_down_and_history_is_complete():
+    model, tok, data, config = setup(max_steps=60)
+    h = Trainer(model, data, data, config).fit()
+    assert len(h.train_loss) == 60 == len(h.lr) == len(h.tokens_per_sec)
+    assert h.val_steps == [10, 20, 30, 40, 50, 60]
+    assert h.val_loss[-1] < h.val_loss[0] - 0.5
+
+
+def test_resume_from_checkpoint_is_bit_identical(tmp_path):
+    model, tok, data, config = setup()
+    full = Trainer(model, data, data, config).fit()
+    model, tok, data, config = setup(checkpoint_path=str(tmp_path / "ck.safetensors"))
+    Trainer(model, data, data, config, tok).fit(max_steps=17)  # saved at 10 and at 17
+    resumed = Trainer.resume(tmp_path / "ck.safetensors", data, data)
+    assert resumed.step == 17
+    h = resumed.fit()
+    assert h.train_loss == full.train_loss  # exact floats, dropout included
+    assert h.val_loss == full.val_loss
+
+
+def test_keyboard_interrupt_keeps_model_and_saves(tmp_path, capsys):
+    model, tok, data, config = setup(checkpoint_path=str(tmp_path / "ck.safetensors"), checkpoint_interval=1000)
+
+    class StopAt:
+        def on_step(self, trainer):
+            if trainer.step == 12:
+                raise KeyboardInterrupt
+
+    trainer = Trainer(model, data, data, config, tok, callbacks=[StopAt()])
+    h = trainer.fit()
+    assert h.interrupted and trainer.step == 12 and len(h.train_loss) == 12
+    assert "interrupted at step 12" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "ck.safetensors").step == 12
+    trainer.callbacks = []
+    assert len(trainer.fit().train_loss) == 30  # continues where it stopped
+
+
+def test_crash_while_saving_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    model, tok, data, config = setup()
+    path = tmp_path / "ck.safetensors"
+    save_checkpoint(path, model, tokenizer=tok, step=5)
+    import gpt_course.train as train_module
+
+    def broken_save(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train_module, "save_file", broken_save)
+    with pytest.raises(OSError):
+        save_checkpoint(path, model, step=6)
+    assert load_checkpoint(path).step == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.safetensors"], "no temporary file left behind"
+
+
+def test_corrupted_and_tampered_checkpoints_are_rejected(tmp_path):
+    model, tok, data, config = setup()
+    path = tmp_path / "ck.safetensors"
+    save_checkpoint(path, model, tokenizer=tok)
+    raw = bytearray(path.read_bytes())
+    (tmp_path / "truncated.safetensors").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "truncated.safetensors")
+    raw[-3] ^= 0xFF  # flip bits inside the last tensor's data
+    (tmp_path / "tampered.safetensors").write_bytes(raw)
+    with pytest.raises(ValueError, match="SHA-256"):
+        load_checkpoint(tmp_path / "tampered.safetensors")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_checkpoint_roundtrip_gives_same_logits_and_tokenizer(tmp_path):
+    model, tok, data, config = setup()
+    model.eval()
+    save_checkpoint(tmp_path / "ck.safetensors", model, tokenizer=tok, step=3)
+    ck = load_checkpoint(tmp_path / "ck.safetensors")
+    idx = data[:16].unsqueeze(0)
+    torch.testing.assert_close(ck.model.eval()(idx)[0], model(idx)[0], rtol=0, atol=0)
+    assert ck.model.lm_head.weight is ck.model.transformer.wte.weight
+    assert ck.tokenizer.decode(ck.tokenizer.encode("lazy dog")) == "lazy dog"
+
+
+SCRIPT = textwrap.dedent("""
+    import json, sys, torch
+    sys.path.insert(0, {tests!r})
+    from test_train import setup
+    from gpt_course.train import Trainer
+    path, out, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "resume"
+    torch.set_num_threads(1)
+    if resume:
+        model, tok, data, _ = setup()
+        trainer = Trainer.resume(path, data, data)
+    else:
+        model, tok, data, config = setup(max_steps=400, checkpoint_path=path, checkpoint_interval=7)
+        trainer = Trainer(model, data, data, config, tok)
+    class Report:
+        def on_step(self, t):
+            print(t.step, flush=True)
+    trainer.callbacks = [Report()]
+    h = trainer.fit()
+    json.dump(h.train_loss, open(out, "w"))
+""")
+
+
+def test_sigkill_at_a_random_step_then_resume_gives_identical_losses(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__)))
+    ck, out = tmp_path / "ck.safetensors", tmp_path / "losses.json"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ref = subprocess.run([sys.executable, script, tmp_path / "ref.safetensors", out, "new"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    reference = json.loads(out.read_text())
+    kill_at = int(torch.randint(20, 300, (1,)).item())
+    proc = subprocess.Popen([sys.executable, script, ck, tmp_path / "unused.json", "new"], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if int(line) >= kill_at:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    saved_step = load_checkpoint(ck).step
+    assert 0 < saved_step <= kill_at
+    res = subprocess.run([sys.executable, script, ck, out, "resume"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(out.read_text()) == reference, f"killed at {kill_at}, resumed from {saved_step}"
