@@ -1,0 +1,483 @@
+"""How good is a language model? Perplexity, bits per byte, diversity, calibration, n-gram baselines.
+
+Notebook 02 builds the count-based `NGramLM`; notebook 13 uses the rest. Every score here is in
+nats internally and converted at the end: bits = nats / ln 2.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from itertools import combinations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LN2 = math.log(2.0)
+
+# ----------------------------------------------------------------------------------------------
+# Neural models: sliding-window perplexity and bits per byte
+
+
+def _windows(n_tokens: int, block_size: int, stride: int) -> tuple[int, list[int], list[int]]:
+    """Window length, window starts, and the first scored position inside each window.
+
+    Window w feeds tokens[s : s+L] and predicts tokens[s+1 : s+L+1]; it scores only the targets
+    the previous window did not reach, so each token after the first is scored exactly once.
+    The last window is moved left so that it is full length (more context, one batch shape).
+    """
+    L = min(block_size, n_tokens - 1)
+    starts = list(range(0, n_tokens - 1 - L, stride)) + [n_tokens - 1 - L]
+    first = [0] + [prev + L - s for prev, s in zip(starts, starts[1:])]
+    return L, starts, first
+
+
+@torch.no_grad()
+def token_nll(
+    model: torch.nn.Module, tokens: torch.Tensor, stride: int | None = None, batch_size: int = 8
+) -> tuple[float, int]:
+    """Total negative log-likelihood (nats) of `tokens[1:]` and how many tokens were scored.
+
+    Sliding windows of `model.config.block_size` tokens move by `stride` (default half a block),
+    as in the Hugging Face perplexity guide: every token but the first is scored once (none is
+    lost at window borders), with at least `block_size - stride` tokens of left context.
+    """
+    tokens = torch.as_tensor(tokens)
+    if tokens.dim() != 1:
+        raise ValueError(f"tokens must be one stream, a 1-D tensor; got shape {tuple(tokens.shape)}")
+    block_size = model.config.block_size
+    stride = max(1, block_size // 2) if stride is None else stride
+    if not 1 <= stride <= block_size:
+        raise ValueError(f"stride={stride} must be between 1 and block_size={block_size}: "
+                         "a larger stride would leave tokens unscored")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size} must be at least 1")
+    n = tokens.numel()
+    if n < 2:
+        return 0.0, 0
+
+    device = next(model.parameters(), tokens).device
+    tokens = tokens.long().to(device)
+    L, starts, first = _windows(n, block_size, stride)
+    offsets = torch.arange(L + 1, device=device)
+    was_training = model.training
+    model.eval()
+    total, scored = 0.0, 0
+    try:
+        for b in range(0, len(starts), batch_size):
+            s = torch.tensor(starts[b : b + batch_size], device=device)
+            f = torch.tensor(first[b : b + batch_size], device=device)
+            chunk = tokens[s[:, None] + offsets]                      # (B, L+1)
+            x, y = chunk[:, :-1], chunk[:, 1:]                        # (B, L) each
+            out = model(x)
+            logits = out[0] if isinstance(out, tuple) else out
+            if logits.shape[:2] != x.shape:
+                raise ValueError(f"model returned logits of shape {tuple(logits.shape)} for input "
+                                 f"{tuple(x.shape)}: perplexity needs logits at every position")
+            logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # fp16/bf16 up
+            nll = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")     # (B, L)
+            keep = offsets[None, :L] >= f[:, None]                   # (B, L) targets not yet scored
+            total += nll[keep].double().sum().item()
+            scored += int(keep.sum())
+    finally:
+        model.train(was_training)
+    return total, scored
+
+
+def perplexity(
+    model: torch.nn.Module, tokens: torch.Tensor, stride: int | None = None, batch_size: int = 8
+) -> float:
+    """exp(mean NLL per token) of a token stream under sliding-window evaluation (see `token_nll`)."""
+    total, n = token_nll(model, tokens, stride=stride, batch_size=batch_size)
+    if n == 0:
+        raise ValueError("perplexity needs at least two tokens: the first one is only context")
+    return math.exp(total / n)
+
+
+def bits_per_byte(model: torch.nn.Module, tokenizer, text: str, stride: int | None = None,
+                  batch_size: int = 8) -> float:
+    """Bits per UTF-8 byte of `text`: a score that does not depend on the tokenizer.
+
+    The model cannot predict the first token (it has no context), so that token is charged
+    ln(tokenizer.vocab_size) nats, its cost under a uniform guess. Every byte is paid for, as in
+    `NGramLM.bits_per_byte`; leaving the first token out would flatter the model slightly.
+    """
+    n_bytes = len(text.encode("utf-8"))
+    ids = tokenizer.encode(text)
+    if n_bytes == 0 or not ids:
+        raise ValueError("bits_per_byte needs a non-empty text")
+    total, _ = token_nll(model, torch.tensor(ids, dtype=torch.long), stride=stride,
+                         batch_size=batch_size)
+    total += math.log(tokenizer.vocab_size)
+    return total / (LN2 * n_bytes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Diversity of generated text
+
+
+def _as_sequences(texts, unit: str) -> list[list]:
+    """Strings split into words or characters; token sequences kept as they are."""
+    if unit not in ("word", "char"):
+        raise ValueError(f"unit={unit!r} must be 'word' or 'char' (token lists are used as given)")
+    if isinstance(texts, (str, torch.Tensor)) or (
+        isinstance(texts, Sequence) and texts and isinstance(texts[0], (int, np.integer))
+    ):
+        texts = [texts]
+    out = []
+    for t in texts:
+        if isinstance(t, str):
+            out.append(t.split() if unit == "word" else list(t))
+        elif isinstance(t, torch.Tensor):
+            out.append(t.tolist())
+        else:
+            out.append(list(t))
+    return out
+
+
+def _ngrams(seq: list, n: int) -> list[tuple]:
+    return [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
+
+
+def distinct_n(texts, n: int, unit: str = "word") -> float:
+    """Distinct-n: unique n-grams / all n-grams, pooled over `texts` (0.0 when there are none).
+
+    `texts` is a string, a list of strings (split into words or characters by `unit`) or a list
+    of token-id sequences. 1.0 means no n-gram repeats; a model stuck in a loop scores near 0.
+    """
+    if n < 1:
+        raise ValueError(f"n={n} must be at least 1")
+    grams = [g for seq in _as_sequences(texts, unit) for g in _ngrams(seq, n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def self_similarity(texts, n: int = 2, unit: str = "word") -> float:
+    """Mean Jaccard overlap of the n-gram sets of every pair of texts: 0 all different, 1 all alike.
+
+    A pair whose texts are both too short to hold an n-gram counts as overlap 0.
+    """
+    sets = [set(_ngrams(seq, n)) for seq in _as_sequences(texts, unit)]
+    if len(sets) < 2:
+        raise ValueError("self_similarity compares texts pairwise: give at least two")
+    overlaps = [len(a & b) / len(a | b) if a | b else 0.0 for a, b in combinations(sets, 2)]
+    return float(np.mean(overlaps))
+
+
+# ----------------------------------------------------------------------------------------------
+# Calibration
+
+
+def _numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+    return np.asarray(x, dtype=np.float64).ravel()
+
+
+def calibration_bins(probs, correct, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reliability-diagram data: per equal-width confidence bin, mean confidence, accuracy, count.
+
+    `probs` are the model's confidences in [0, 1], `correct` whether each prediction was right.
+    Empty bins get NaN confidence and accuracy (matplotlib leaves them out).
+    """
+    p, c = _numpy(probs), _numpy(correct)
+    if p.shape != c.shape:
+        raise ValueError(f"probs and correct differ in length: {p.size} vs {c.size}")
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError("probs must be confidences between 0 and 1")
+    idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(idx, weights=p, minlength=n_bins) / count
+        accuracy = np.bincount(idx, weights=c, minlength=n_bins) / count
+    return confidence, accuracy, count
+
+
+def expected_calibration_error(probs, correct, n_bins: int = 10) -> float:
+    """ECE: the gap |accuracy - confidence| averaged over bins, weighted by how full each bin is."""
+    confidence, accuracy, count = calibration_bins(probs, correct, n_bins)
+    full = count > 0
+    if not full.any():
+        raise ValueError("expected_calibration_error needs at least one prediction")
+    return float(np.sum(count[full] * np.abs(accuracy[full] - confidence[full])) / count.sum())
+
+
+# ----------------------------------------------------------------------------------------------
+# Count-based n-gram language model
+
+
+class _Unknown:
+    """The single bucket that every symbol never seen in training falls into."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unk>"
+
+    def __reduce__(self):
+        return (_Unknown, ())
+
+
+UNK = _Unknown()
+
+
+def _count_ngrams(seq: str | tuple, max_order: int) -> list[Counter]:
+    """counts[k] maps each k-gram (a str slice, or a tuple slice) to its count, k = 1..max_order."""
+    n = len(seq)
+    counts = [Counter()]
+    for k in range(1, max_order + 1):
+        slices = map(slice, range(0, n - k + 1), range(k, n + 1))
+        counts.append(Counter(map(seq.__getitem__, slices)))
+    return counts
+
+
+def _modified_kn_discounts(table: dict) -> tuple[float, float, float, float]:
+    """Chen & Goodman's discounts D(0)=0, D(1), D(2), D(3+) from the counts of counts."""
+    n1, n2, n3, n4 = (Counter(table.values()).get(c, 0) for c in (1, 2, 3, 4))
+    if min(n1, n2, n3, n4) == 0:                  # too little data to estimate: one discount
+        return (0.0, 0.75, 0.75, 0.75)
+    y = n1 / (n1 + 2 * n2)
+    estimates = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
+    # keep every discount positive, so that every context leaves some mass for unseen symbols
+    return (0.0,) + tuple(min(max(d, 0.01), c) for c, d in zip((1, 2, 3), estimates))
+
+
+class NGramLM:
+    """A count-based n-gram language model over characters (fit on a `str`) or any hashable symbols.
+
+    smoothing:
+      * "kneser_ney": interpolated Kneser-Ney; lower orders use continuation counts (in how many
+        different contexts a symbol was seen). `discount=None` estimates three discounts from the
+        data (modified KN, Chen & Goodman 1998); a number uses that one absolute discount.
+      * "witten_bell": interpolated Witten-Bell; a context that was followed by many different
+        symbols keeps more mass for the lower order.
+      * "add_k": add-k (Laplace for k=1) on the full-order counts, no interpolation.
+    Interpolation bottoms out in a uniform distribution over the vocabulary plus one `UNK` bucket,
+    so a symbol never seen in training still gets a nonzero probability and every NLL is finite.
+    The first `order - 1` symbols of a sequence are predicted from the shorter context they have.
+    """
+
+    UNK = UNK
+
+    def __init__(self, order: int, smoothing: str = "kneser_ney", k: float = 1.0,
+                 discount: float | None = None):
+        if order < 1:
+            raise ValueError(f"order={order} must be at least 1 (order 1 is a unigram model)")
+        if smoothing not in ("kneser_ney", "witten_bell", "add_k"):
+            raise ValueError(f"smoothing={smoothing!r} must be 'kneser_ney', 'witten_bell' or 'add_k'")
+        if k <= 0:
+            raise ValueError(f"k={k} must be positive: add-k gives every symbol k extra counts")
+        if discount is not None and not 0 < discount <= 1:
+            raise ValueError(f"discount={discount} must be in (0, 1]: it is taken from every count")
+        self.order, self.smoothing, self.k, self.discount = order, smoothing, k, discount
+        self.vocab: list | None = None
+
+    def __repr__(self) -> str:
+        vocab = "unfitted" if self.vocab is None else f"vocab_size={self.vocab_size}"
+        return f"NGramLM(order={self.order}, smoothing={self.smoothing!r}, {vocab})"
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of distinct symbols seen in training (the UNK bucket not included)."""
+        return len(self.vocab)
+
+    # -- fitting ---------------------------------------------------------------------------------
+
+    def fit(self, seq: str | Iterable[Hashable]) -> "NGramLM":
+        """Count every n-gram of order 1..order in `seq` and precompute the smoothed estimates."""
+        is_text = isinstance(seq, str)
+        seq = seq if is_text else tuple(seq)
+        if not seq:
+            raise ValueError("cannot fit an n-gram model on an empty sequence")
+        return self._fit_counts(is_text, _count_ngrams(seq, self.order))
+
+    def _fit_counts(self, is_text: bool, counts: list[Counter]) -> "NGramLM":
+        self._is_text = is_text
+        self._empty = "" if is_text else ()
+        symbols = [g if is_text else g[0] for g in counts[1]]
+        try:
+            self.vocab = sorted(symbols)
+        except TypeError:                         # symbols of mixed types: keep first-seen order
+            self.vocab = symbols
+        self._vocab_set = set(self.vocab)
+        self._uniform = 1.0 / (len(self.vocab) + 1)
+        if self.smoothing == "add_k":
+            self._count, self._total = {}, defaultdict(int)
+            for table in counts[1 : self.order + 1]:
+                self._count.update(table)
+                for g, c in table.items():
+                    self._total[g[:-1]] += c
+            self._total = dict(self._total)
+            return self
+        # Interpolated smoothing: p_k(w|h) = alpha[hw] + gamma[h] * p_{k-1}(w|h[1:]).
+        # alpha and gamma hold every order at once (keys of different lengths never collide).
+        self._alpha, self._gamma = {}, {}
+        for k in range(1, self.order + 1):
+            kn = self.smoothing == "kneser_ney"
+            if kn and k < self.order:             # continuation counts N1+(. g) of each k-gram g
+                table = Counter(g[1:] for g in counts[k + 1])
+            else:
+                table = counts[k]
+            if kn:
+                d = ((0.0,) + (self.discount,) * 3 if self.discount is not None
+                     else _modified_kn_discounts(table))
+            total, reserved = defaultdict(int), defaultdict(float)
+            for g, c in table.items():
+                h = g[:-1]
+                total[h] += c
+                reserved[h] += d[min(c, 3)] if kn else 1.0    # WB: distinct followers of h
+            for g, c in table.items():
+                h = g[:-1]
+                if kn:
+                    self._alpha[g] = (c - d[min(c, 3)]) / total[h]
+                else:
+                    self._alpha[g] = c / (total[h] + reserved[h])
+            for h, t in total.items():
+                self._gamma[h] = reserved[h] / t if kn else reserved[h] / (t + reserved[h])
+        return self
+
+    # -- probabilities ---------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if self.vocab is None:
+            raise RuntimeError("this NGramLM has not been fitted yet: call .fit(training_sequence)")
+
+    def _coerce(self, seq) -> str | tuple:
+        if self._is_text:
+            return seq if isinstance(seq, str) else "".join(seq)
+        return tuple(seq)
+
+    def _context(self, context) -> str | tuple:
+        """The last order-1 symbols of `context`, in the model's key type."""
+        context = self._coerce(context)
+        return context[max(0, len(context) - self.order + 1) :] if self.order > 1 else self._empty
+
+    def _prob(self, h: str | tuple, w) -> float:
+        known = w in self._vocab_set
+        if self.smoothing == "add_k":
+            c = self._count.get(h + (w if self._is_text else (w,)), 0) if known else 0
+            return (c + self.k) / (self._total.get(h, 0) + self.k * (len(self.vocab) + 1))
+        hw = (h + (w if self._is_text else (w,))) if known else None
+        p = self._uniform
+        for j in range(len(h), -1, -1):           # shortest context first
+            a = self._alpha.get(hw[j:], 0.0) if known else 0.0
+            p = a + self._gamma.get(h[j:], 1.0) * p
+        return p
+
+    def prob(self, context, symbol) -> float:
+        """P(symbol | context); only the last order-1 symbols of `context` matter.
+
+        A symbol never seen in training (or `NGramLM.UNK`) gets the probability of the UNK bucket.
+        """
+        self._check_fitted()
+        if self._is_text and symbol is not UNK and not (isinstance(symbol, str) and len(symbol) == 1):
+            raise ValueError(f"a character model predicts one character at a time, got {symbol!r}")
+        return self._prob(self._context(context), symbol)
+
+    def log_prob(self, context, symbol) -> float:
+        """ln P(symbol | context), in nats."""
+        return math.log(self.prob(context, symbol))
+
+    def distribution(self, context) -> dict:
+        """The whole next-symbol distribution: {symbol: probability} over the vocabulary and UNK."""
+        self._check_fitted()
+        h = self._context(context)
+        dist = {w: self._prob(h, w) for w in self.vocab}
+        dist[UNK] = self._prob(h, UNK)
+        return dist
+
+    # -- scores on a sequence --------------------------------------------------------------------
+
+    def nll(self, seq) -> float:
+        """Total negative log-likelihood of `seq` in nats; every symbol is scored, the first
+        ones with the shorter context they have."""
+        self._check_fitted()
+        seq = self._coerce(seq)
+        n, log, total = self.order, math.log, 0.0
+        if self.smoothing == "add_k":
+            count, ctx_total, k = self._count, self._total, self.k
+            kv = k * (len(self.vocab) + 1)
+            for i in range(len(seq)):
+                lo = max(0, i - n + 1)
+                total -= log((count.get(seq[lo : i + 1], 0) + k) / (ctx_total.get(seq[lo:i], 0) + kv))
+            return total
+        alpha, gamma, uniform = self._alpha.get, self._gamma.get, self._uniform
+        for i in range(len(seq)):
+            p = uniform
+            for s in range(i, max(0, i - n + 1) - 1, -1):      # contexts seq[s:i], shortest first
+                g = gamma(seq[s:i])
+                if g is None:                     # context never seen, nor any longer one: done
+                    break
+                p = alpha(seq[s : i + 1], 0.0) + g * p
+            total -= log(p)
+        return total
+
+    def cross_entropy(self, seq) -> float:
+        """Mean NLL per symbol, in nats."""
+        n = len(seq)
+        if n == 0:
+            raise ValueError("cannot score an empty sequence")
+        return self.nll(seq) / n
+
+    def perplexity(self, seq) -> float:
+        """exp(cross-entropy): the effective number of equally likely choices per symbol."""
+        return math.exp(self.cross_entropy(seq))
+
+    def bits_per_char(self, seq) -> float:
+        """Cross-entropy in bits per symbol (per character for a character model)."""
+        return self.cross_entropy(seq) / LN2
+
+    def bits_per_byte(self, text: str) -> float:
+        """Total NLL in bits over the UTF-8 bytes of `text`: comparable with any tokenizer."""
+        self._check_fitted()
+        if not self._is_text:
+            raise ValueError("bits_per_byte needs a character model: fit it on a str")
+        n_bytes = len(text.encode("utf-8"))
+        if n_bytes == 0:
+            raise ValueError("cannot score an empty text")
+        return self.nll(text) / (LN2 * n_bytes)
+
+    # -- generation ------------------------------------------------------------------------------
+
+    def sample(self, n: int, context="", seed: int | None = None) -> str | list:
+        """Draw `n` symbols one at a time after `context` (never the UNK bucket)."""
+        self._check_fitted()
+        rng = random.Random(seed)
+        history = list(self._coerce(context))
+        for _ in range(n):
+            dist = self.distribution(history[-self.order :])
+            history.append(rng.choices(self.vocab, weights=[dist[w] for w in self.vocab])[0])
+        out = history[len(history) - n :] if n else []
+        return "".join(out) if self._is_text else out
+
+
+def select_ngram_order(
+    train: str | Sequence[Hashable],
+    valid: str | Sequence[Hashable],
+    orders: Iterable[int] = range(1, 9),
+    smoothing: str = "kneser_ney",
+    **kwargs,
+) -> tuple[int, dict[int, float]]:
+    """Fit one `NGramLM` per order on `train` (`kwargs` go to it: `k`, `discount`) and score each
+    on `valid`; return the order with the lowest bits per symbol and the score of every order.
+
+    The n-grams are counted once, up to the largest order, and shared by all the models.
+    """
+    orders = sorted(orders)
+    if not orders or orders[0] < 1:
+        raise ValueError(f"orders={orders} must be a non-empty range of orders >= 1")
+    is_text = isinstance(train, str)
+    train = train if is_text else tuple(train)
+    counts = _count_ngrams(train, orders[-1])
+    scores = {}
+    for n in orders:
+        lm = NGramLM(n, smoothing, **kwargs)._fit_counts(is_text, counts[: n + 1])
+        scores[n] = lm.bits_per_char(valid)
+    return min(scores, key=scores.get), scores
