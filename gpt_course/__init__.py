@@ -4,11 +4,12 @@ from .generate import generate
 from .layers import MLP, Block, LayerNorm
 from .model import GPT, GPTConfig, attention_maps, parameter_count
 from .positional import sinusoidal_encoding
+from .pretrain import load_course_model
 from .utils import default_device, fast_mode, pick, seed_everything
 
 __all__ = [
     "GPT", "GPTConfig", "attention_maps", "parameter_count", "MultiHeadAttention", "causal_mask",
     "scaled_dot_product_attention", "LayerNorm", "MLP", "Block", "sinusoidal_encoding", "generate",
-    "default_device", "fast_mode", "pick", "seed_everything",
+    "load_course_model", "default_device", "fast_mode", "pick", "seed_everything",
 ]
 __version__ = "0.1.0"

@@ -24,7 +24,7 @@ _GPT3_SIZES = {  # n_layer, n_head, n_embd (Brown et al. 2020, Table 2.1)
     "small": (12, 12, 768),
     "medium": (24, 16, 1024),
     "large": (24, 16, 1536),
-    "xl": (24, 24, 2048),
+    "xl": (24, 16, 2048),  # the paper prints 24 heads of 128, which cannot make 2048
     "2.7B": (32, 32, 2560),
     "6.7B": (32, 32, 4096),
     "13B": (40, 40, 5120),  # the paper prints 5140, which 40 heads of 128 cannot make
