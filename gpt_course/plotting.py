@@ -154,3 +154,48 @@ def heads_grid(maps, tokens: Sequence[str], title: str | None = None, ncols: int
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_history(history, ax: Axes | None = None, title: str = "training loss") -> Axes:
+    """Training loss per step and validation loss at each evaluation, from a `train.History`."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(history.steps, history.train_loss, lw=0.8, alpha=0.7, label="train (per step)")
+    if history.val_steps:
+        ax.plot(history.val_steps, history.val_loss, "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss (nats per token)")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+class LiveLossPlot:
+    """A `Trainer` callback that redraws the loss curve in place in a notebook after every evaluation
+    (and every `every` steps), so a learner watches training progress."""
+
+    def __init__(self, every: int = 50, title: str = "training loss"):
+        self.every, self.title, self._handle, self._fig = every, title, None, None
+
+    def _draw(self, trainer) -> None:
+        from IPython.display import display
+
+        if self._fig is None:
+            self._fig, self._ax = plt.subplots(figsize=(7, 3.5))
+            plt.close(self._fig)  # shown through the display handle only
+        self._ax.clear()
+        plot_history(trainer.history, self._ax, self.title)
+        if self._handle is None:
+            self._handle = display(self._fig, display_id=True)
+        else:
+            self._handle.update(self._fig)
+
+    def on_eval(self, trainer) -> None:
+        self._draw(trainer)
+
+    def on_step(self, trainer) -> None:
+        if trainer.step % self.every == 0:
+            self._draw(trainer)
+
+    def on_end(self, trainer) -> None:
+        self._draw(trainer)

@@ -1,0 +1,84 @@
+"""Training throughput: one step (forward + backward + AdamW) of gpt_course.GPT vs transformers'
+GPT2LMHeadModel with the identical config, batch and data, runs alternating, median of the timed steps.
+
+    python benchmarks/train_throughput.py [--quick] [--save]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, gemm_peak_flops, median  # noqa: E402
+
+from gpt_course import GPT, GPTConfig  # noqa: E402
+from gpt_course.hub import to_hf  # noqa: E402
+
+SIZES = {  # name: (n_layer, n_embd, n_head, block_size, vocab, batch)
+    "0.8M": (4, 128, 4, 64, 256, 12),
+    "12M": (6, 384, 6, 256, 4096, 8),
+}
+
+
+def step_time(model, forward, x, y, optimizer) -> float:
+    t0 = time.perf_counter()
+    loss = forward(model, x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return time.perf_counter() - t0
+
+
+def measure(size: str, steps: int, warmup: int) -> dict:
+    n_layer, n_embd, n_head, block, vocab, batch = SIZES[size]
+    torch.manual_seed(0)
+    ours = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=n_layer, n_head=n_head, n_embd=n_embd))
+    theirs = to_hf(ours)  # identical weights and config
+    ours.train(), theirs.train()
+    opt_ours = torch.optim.AdamW(ours.parameters(), lr=1e-4)
+    opt_theirs = torch.optim.AdamW(theirs.parameters(), lr=1e-4)
+    fwd_ours = lambda m, x, y: m(x, y)[1]  # noqa: E731
+    fwd_theirs = lambda m, x, y: m(input_ids=x, labels=x).loss  # noqa: E731  (HF shifts labels itself)
+    gen = torch.Generator().manual_seed(0)
+    t_ours, t_theirs = [], []
+    for i in range(warmup + steps):
+        x = torch.randint(0, vocab, (batch, block), generator=gen)
+        y = torch.roll(x, -1, dims=1)
+        a = step_time(ours, fwd_ours, x, y, opt_ours)
+        b = step_time(theirs, fwd_theirs, x, y, opt_theirs)
+        if i >= warmup:
+            t_ours.append(a)
+            t_theirs.append(b)
+    tokens = batch * block
+    n_params = ours.num_parameters()
+    ours_tps, theirs_tps = tokens / median(t_ours), tokens / median(t_theirs)
+    peak = gemm_peak_flops()
+    return {
+        "parameters": n_params,
+        "config": dict(n_layer=n_layer, n_embd=n_embd, n_head=n_head, block_size=block, vocab=vocab, batch=batch),
+        "timed_steps": steps,
+        "gpt_course_tokens_per_s": round(ours_tps),
+        "transformers_tokens_per_s": round(theirs_tps),
+        "ratio": round(ours_tps / theirs_tps, 3),
+        "gemm_peak_gflops": round(peak / 1e9, 1),
+        "model_flop_utilisation": round(6 * n_params * ours_tps / peak, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small size only, few steps (under a minute)")
+    parser.add_argument("--save", action="store_true", help="write benchmarks/results/train_throughput.json")
+    args = parser.parse_args()
+    sizes = ["0.8M"] if args.quick else list(SIZES)
+    steps, warmup = (5, 2) if args.quick else (12, 3)
+    results = {size: measure(size, steps, warmup) for size in sizes}
+    emit("train_throughput", {"mode": "quick" if args.quick else "full", "sizes": results}, args.save)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Each benchmark script runs in --quick mode and prints one JSON object with the promised fields."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(script: str) -> dict:
+    out = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "GPT_COURSE_FAST": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+@pytest.mark.slow
+def test_train_throughput_quick():
+    r = run("train_throughput.py")
+    size = r["sizes"]["0.8M"]
+    assert size["ratio"] > 0 and 0 < size["model_flop_utilisation"] < 1.5
+    from gpt_course import GPTConfig, parameter_count
+
+    c = size["config"]
+    expected = parameter_count(GPTConfig(vocab_size=c["vocab"], block_size=c["block_size"], n_layer=c["n_layer"],
+                                         n_head=c["n_head"], n_embd=c["n_embd"]))
+    assert size["parameters"] == expected
+
+
+@pytest.mark.slow
+def test_generation_quick():
+    r = run("generation.py")
+    assert r["greedy_identical"]["cache_vs_no_cache"], "the KV cache must not change greedy output"
+    assert r["greedy_identical"]["vs_transformers"], "greedy output must equal transformers' generate"
+    assert r["cache_speedup"] > 0
+
+
+@pytest.mark.slow
+def test_quality_per_minute_quick():
+    r = run("quality_per_minute.py")
+    names = {run_["recipe"] for run_ in r["runs"]}
+    assert names == {"course", "nanogpt_style"}
+    assert all(2.0 < run_["test_bits_per_byte"] < 9.0 for run_ in r["runs"])
+    assert r["ngram_baseline"]["test_bits_per_byte"] > 0
+
+
+@pytest.mark.slow
+def test_notebooks_quick():
+    r = run("notebooks.py")
+    assert r["summary"]["test"]["all_ok"], r["notebooks"]
