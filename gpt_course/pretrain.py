@@ -92,6 +92,7 @@ def pretrain(recipe: Recipe = COURSE_RECIPE, out: str | os.PathLike | None = Non
         "valid_bits_per_byte": round(bits_per_byte(model, tokenizer, valid_text), 4),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],  # other work slows the timing above
     }
     if evaluate_test:
         figures["test_bits_per_byte"] = round(bits_per_byte(model, tokenizer, load_wikitext2("test")), 4)
