@@ -32,7 +32,9 @@ def test_heatmap_image_is_the_weights_with_the_future_masked():
     image = ax.images[0].get_array()
     np.testing.assert_allclose(image.data, w.numpy(), rtol=0, atol=0)
     np.testing.assert_array_equal(np.ma.getmaskarray(image), ~gc.causal_mask(6).numpy())  # greyed cells
-    assert sum(p.get_hatch() == "///" for p in ax.patches) == 15  # 6·5/2 hatched future cells
+    (hatch,) = [p for p in ax.patches if p.get_hatch() == "///"]  # one patch over the 6·5/2 future cells
+    cells = np.array([(j, i) for i in range(6) for j in range(6)], dtype=float)  # (x = key, y = query)
+    np.testing.assert_array_equal(hatch.get_path().contains_points(cells).reshape(6, 6), ~gc.causal_mask(6).numpy())
     assert [t.get_text() for t in ax.get_xticklabels()] == TOKENS
     assert [t.get_text() for t in ax.get_yticklabels()] == TOKENS
     assert ax.get_title() == "causal"
