@@ -40,6 +40,7 @@ class Recipe:
     warmup_steps: int = 50
     max_steps: int = 950
     weight_decay: float = 0.1
+    optimizer: str = "adamw"
     seed: int = 1337
 
     def model_config(self) -> GPTConfig:
@@ -49,6 +50,7 @@ class Recipe:
     def train_config(self, **overrides) -> TrainConfig:
         return TrainConfig(**{"max_steps": self.max_steps, "batch_size": self.batch_size, "lr": self.lr,
                               "warmup_steps": self.warmup_steps, "weight_decay": self.weight_decay,
+                              "optimizer": self.optimizer,
                               "eval_interval": max(1, self.max_steps // 10), "eval_iters": 10, "seed": self.seed,
                               **overrides})
 

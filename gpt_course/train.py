@@ -46,8 +46,11 @@ class TrainConfig:
     checkpoint_interval: int | None = None
     seed: int = 0
     progress: bool = True
+    optimizer: str = "adamw"  # or "muon": Muon for the blocks' weight matrices, AdamW for the rest
 
     def __post_init__(self) -> None:
+        if self.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"optimizer must be 'adamw' or 'muon', got {self.optimizer!r}")
         for name in ("max_steps", "batch_size", "eval_interval", "eval_iters"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
@@ -64,6 +67,84 @@ class TrainConfig:
         span = max(1, self.max_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
         return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (self.lr - min_lr)
+
+
+class MuonWithAdamW(torch.optim.Optimizer):
+    """torch's own Muon for the 2-D weight matrices inside the blocks, torch's AdamW for everything else.
+
+    Muon orthogonalises each matrix's momentum (Newton-Schulz iterations) before the update; with
+    ``adjust_lr_fn="match_rms_adamw"`` its step has the RMS of an AdamW step, so both share one learning rate
+    and one schedule. Embeddings, LayerNorm gains and biases stay with AdamW, as Muon's authors recommend.
+    One optimizer to the Trainer: its ``param_groups`` are both optimizers' groups, and ``state_dict`` /
+    ``load_state_dict`` round-trip through the plain format that checkpoints store.
+    """
+
+    def __init__(self, muon_params, adamw_groups, lr: float, betas=(0.9, 0.95), weight_decay: float = 0.1):
+        self.muon = torch.optim.Muon(muon_params, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
+        self.adamw = torch.optim.AdamW(adamw_groups, lr=lr, betas=betas)
+        self.parts = (self.muon, self.adamw)
+        self.defaults = {}
+        self.param_groups = [g for opt in self.parts for g in opt.param_groups]
+
+    @property
+    def state(self):  # read-only view, e.g. for tests
+        return {**self.muon.state, **self.adamw.state}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.parts:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for opt in self.parts:
+            opt.step()
+        return loss
+
+    def state_dict(self) -> dict:
+        out = {"state": {}, "param_groups": []}
+        offset = 0
+        for part, opt in enumerate(self.parts):
+            sd = opt.state_dict()
+            count = sum(len(g["params"]) for g in sd["param_groups"])
+            for g in sd["param_groups"]:
+                out["param_groups"].append({**g, "params": [i + offset for i in g["params"]], "part": part})
+            for i, st in sd["state"].items():
+                out["state"][i + offset] = st
+            offset += count
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        offset = 0
+        for part, opt in enumerate(self.parts):
+            groups = [g for g in state_dict["param_groups"] if g.get("part") == part]
+            if len(groups) != len(opt.param_groups):
+                raise ValueError("optimizer state does not match: saved with a different optimizer or model")
+            ids = [i for g in groups for i in g["params"]]
+            opt.load_state_dict({
+                "param_groups": [{k: (v if k != "params" else [i - offset for i in v]) for k, v in g.items()
+                                  if k != "part"} for g in groups],
+                "state": {int(i) - offset: st for i, st in state_dict["state"].items() if int(i) in set(ids)},
+            })
+            offset += len(ids)
+        self.param_groups = [g for opt in self.parts for g in opt.param_groups]
+
+
+def make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with weight decay on matrices only (`c.optimizer == "adamw"`), or Muon + AdamW (`"muon"`)."""
+    if c.optimizer == "muon":
+        muon = [p for n, p in model.named_parameters() if p.dim() == 2 and ".h." in f".{n}"]
+        ids = {id(p) for p in muon}
+        rest = [p for p in model.parameters() if id(p) not in ids]
+        groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": c.weight_decay},
+                  {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
+        return MuonWithAdamW(muon, groups, lr=c.lr, betas=(c.beta1, c.beta2), weight_decay=0.0)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=c.lr, betas=(c.beta1, c.beta2),
+    )
 
 
 @dataclass
@@ -106,14 +187,8 @@ class Trainer:
         self.block_size = model.config.block_size
         get_batch(train_data, self.block_size, 1, torch.Generator())  # fail early on too little data
         self.device = model.device
-        c = self.config
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=c.lr, betas=(c.beta1, c.beta2),
-        )
-        self.generator = torch.Generator().manual_seed(c.seed)
+        self.optimizer = make_optimizer(model, self.config)
+        self.generator = torch.Generator().manual_seed(self.config.seed)
         self.step = 0
         self.history = History()
 
