@@ -126,9 +126,24 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=None, help=f"where to write the checkpoint (default {checkpoint_path()})")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="override recipe fields, e.g. --set optimizer=muon dropout=0.1 lr=0.002")
     parser.add_argument("--no-test", action="store_true", help="skip the test-split evaluation")
     args = parser.parse_args(argv)
-    recipe = COURSE_RECIPE if args.steps is None else Recipe(**{**asdict(COURSE_RECIPE), "max_steps": args.steps})
+    fields = asdict(COURSE_RECIPE)
+    if args.steps is not None:
+        fields["max_steps"] = args.steps
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            parser.error(f"--set expects FIELD=VALUE with FIELD one of {', '.join(fields)}; got {item!r}")
+        try:
+            fields[key] = type(fields[key])(value)
+        except ValueError:
+            parser.error(f"--set {key}: {value!r} is not a valid {type(fields[key]).__name__}")
+    recipe = Recipe(**fields)
+    if recipe != COURSE_RECIPE and args.out is None:
+        parser.error("a changed recipe needs --out (the default path holds the shipped course checkpoint)")
     _, _, figures = pretrain(recipe, args.out, evaluate_test=not args.no_test)
     print(json.dumps(figures, indent=2))
 

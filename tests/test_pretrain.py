@@ -35,3 +35,20 @@ def test_missing_checkpoint_is_trained_rather_than_failing(tmp_path, monkeypatch
     assert (tmp_path / "course.safetensors").exists()
     logits, _ = model(torch.tensor([tok.encode("The river")]))
     assert logits.shape[-1] == 300
+
+
+def test_cli_overrides_need_an_output_path_and_valid_fields(capsys):
+    for argv, message in ((["--set", "lr=0.01"], "needs --out"), (["--set", "colour=red", "--out", "x"], "FIELD one of"),
+                          (["--set", "lr=fast", "--out", "x"], "not a valid float"), (["--steps", "10"], "needs --out")):
+        with pytest.raises(SystemExit):
+            pretrain_module.main(argv)
+        assert message in capsys.readouterr().err
+
+
+def test_cli_trains_an_overridden_recipe(tmp_path, monkeypatch, capsys):
+    seen = {}
+    monkeypatch.setattr(pretrain_module, "pretrain",
+                        lambda recipe, out, evaluate_test: seen.update(recipe=recipe, out=out) or (None, None, {}))
+    pretrain_module.main(["--set", "optimizer=muon", "dropout=0.1", "--steps", "7", "--out", str(tmp_path / "m")])
+    assert seen["recipe"] == replace(COURSE_RECIPE, optimizer="muon", dropout=0.1, max_steps=7)
+    assert seen["out"] == str(tmp_path / "m")
