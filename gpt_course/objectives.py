@@ -1,0 +1,276 @@
+"""Pretraining objectives beside next-token prediction (notebook 11).
+
+* Denoising, BERT's masked-token prediction: `mask_tokens` corrupts 15% of the tokens by the 80/10/10 rule,
+  `mlm_loss` scores the model only at the corrupted positions.
+* Contrastive learning: `info_nce` pulls each embedding towards its partner and away from the other
+  partners in the batch (in-batch negatives).
+* `Encoder`: the GPT stack with a switch for the attention mask. ``causal=False`` lets every token see every
+  other token (an encoder, as in BERT); ``causal=True`` is exactly `gc.GPT`.
+* `fit`: a small training loop for any loss (AdamW, warm-up + cosine, clipping, progress bar).
+* `ObjectiveRecipe` and `train_language_model`: the small transformer of notebook 11 trained as a next-token LM or
+  as a masked LM; notebook 20 calls the same function with the same recipe and gets the same models.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .layers import Block, LayerNorm
+from .model import GPT, GPTConfig
+from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from .data import get_batch
+from .train import TrainConfig
+from .utils import seed_everything
+
+IGNORE_INDEX = -100  # label of a position that is not scored (F.cross_entropy's default ignore_index)
+
+
+def mask_tokens(ids: torch.Tensor, mask_id: int, vocab_size: int, mask_prob: float = 0.15,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's corruption of a batch of token ids: returns (inputs, labels).
+
+    Each position is chosen with probability `mask_prob`. Of the chosen ones, 80% become `mask_id`, 10% a
+    random token drawn from 0..vocab_size-1, and 10% stay as they are. `labels` holds the original id at
+    the chosen positions and IGNORE_INDEX everywhere else, so the loss is computed on the chosen ones only.
+    """
+    if not 0.0 < mask_prob < 1.0:
+        raise ValueError(f"mask_prob={mask_prob} must be between 0 and 1 (BERT uses 0.15)")
+    if 0 <= mask_id < vocab_size:
+        raise ValueError(f"mask_id={mask_id} is one of the {vocab_size} ordinary tokens: give the [MASK] token "
+                         f"an id of its own, e.g. mask_id=vocab_size={vocab_size} (and a model with one more row)")
+    chosen = torch.rand(ids.shape, generator=generator).to(ids.device) < mask_prob
+    action = torch.rand(ids.shape, generator=generator).to(ids.device)  # 80% [MASK], 10% random, 10% kept
+    random_ids = torch.randint(vocab_size, ids.shape, generator=generator).to(ids.device)
+    inputs = torch.where(chosen & (action < 0.8), torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_ids, inputs)
+    labels = torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX))
+    return inputs, labels
+
+
+def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the positions whose label is not IGNORE_INDEX. logits (B, T, V), labels (B, T)."""
+    if logits.shape[:-1] != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} must agree on (B, T)")
+    if not (labels != IGNORE_INDEX).any():
+        raise ValueError("no position is labelled: mask_tokens chose nothing (a tiny batch?); draw again")
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.05,
+             symmetric: bool = True) -> torch.Tensor:
+    """InfoNCE with in-batch negatives: row i of `queries` should match row i of `keys` and none of the others.
+
+    Both (N, D) are L2-normalised, so the scores are cosine similarities divided by `temperature`; the loss is
+    the cross-entropy of picking the partner among the N keys (and, if `symmetric`, the query among the N
+    queries, as in CLIP). With all embeddings alike it is ln N; it falls as partners separate from the rest.
+    """
+    if queries.shape != keys.shape or queries.dim() != 2:
+        raise ValueError(f"queries and keys must both be (N, D), got {tuple(queries.shape)} and {tuple(keys.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature={temperature} must be > 0")
+    scores = F.normalize(queries, dim=-1) @ F.normalize(keys, dim=-1).T / temperature  # (N, N)
+    target = torch.arange(scores.shape[0], device=scores.device)
+    loss = F.cross_entropy(scores, target)
+    return (loss + F.cross_entropy(scores.T, target)) / 2 if symmetric else loss
+
+
+class Encoder(nn.Module):
+    """The GPT stack (`wte` + `wpe` -> blocks -> `ln_f` -> tied `lm_head`) built from `Block(..., causal=causal)`.
+
+    With causal=False every position attends to every position (BERT's bidirectional encoder); with
+    causal=True it computes exactly what `gc.GPT` computes, and `Encoder.from_gpt` loads a GPT's weights.
+    """
+
+    def __init__(self, config: GPTConfig, causal: bool = False):
+        super().__init__()
+        if config.norm != "pre" or not config.tie_weights:
+            raise ValueError("Encoder implements GPT-2's layout: norm='pre' and tie_weights=True")
+        self.config, self.causal = config, causal
+        c = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(c.vocab_size, c.n_embd),
+            drop=nn.Dropout(c.dropout),
+            h=nn.ModuleList(Block(c.n_embd, c.n_head, "pre", causal, c.bias, c.dropout, c.pos_encoding, c.block_size)
+                            for _ in range(c.n_layer)),
+            ln_f=LayerNorm(c.n_embd, bias=c.bias),
+        ))
+        if c.pos_encoding == "learned":
+            self.transformer["wpe"] = LearnedPositionalEmbedding(c.block_size, c.n_embd)
+        elif c.pos_encoding == "sinusoidal":
+            self.transformer["wpe"] = SinusoidalPositionalEncoding(c.block_size, c.n_embd)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight
+        self.apply(GPT._init_weights)  # GPT-2's initialisation, as gc.GPT
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @classmethod
+    def from_gpt(cls, gpt: GPT) -> "Encoder":
+        """A causal Encoder holding `gpt`'s weights (to read its hidden states or embeddings)."""
+        enc = cls(gpt.config, causal=True).to(gpt.device)
+        enc.load_state_dict(gpt.state_dict(), strict=True)
+        return enc.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return self.transformer.wte.weight.device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, T) -> final hidden states (B, T, C), after `ln_f`."""
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}")
+        t = self.transformer
+        x = t.wte(idx)  # (B, T, C)
+        if "wpe" in t:  # learned or sinusoidal positions are added; RoPE and ALiBi act inside attention
+            x = x + t.wpe(torch.arange(T, device=idx.device))
+        x = t.drop(x)
+        for block in t.h:
+            x = block(x)
+        return t.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits (B, T, V), loss or None). Targets are per position; IGNORE_INDEX marks unscored ones."""
+        logits = self.lm_head(self.hidden(idx))
+        loss = None if targets is None else F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+        return logits, loss
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """One vector per sequence: the mean of its final hidden states, (B, T) -> (B, C)."""
+        return self.hidden(idx).mean(dim=1)
+
+
+@torch.no_grad()
+def next_token_logits(model: nn.Module, context: torch.Tensor, mask_id: int | None = None) -> torch.Tensor:
+    """Logits (N, V) for the token that follows each row of `context` (N, L).
+
+    A causal model reads its output at the last position. A masked LM has no such output: the only way it
+    can predict a next token is to be given the context followed by one [MASK] (`mask_id`).
+    """
+    if mask_id is not None:
+        context = torch.cat([context, torch.full_like(context[:, :1], mask_id)], dim=1)
+    return model(context)[0][:, -1]
+
+
+class LeftToRight(nn.Module):
+    """Makes a masked LM usable by `gc.generate`: each step appends [MASK] to the last block_size-1 tokens
+    and returns the masked LM's prediction there as the next-token logits ([MASK] itself excluded)."""
+
+    def __init__(self, mlm: nn.Module, mask_id: int):
+        super().__init__()
+        self.mlm, self.mask_id, self.config = mlm, mask_id, mlm.config
+
+    def forward(self, idx: torch.Tensor, cache=None) -> tuple[torch.Tensor, None]:
+        logits = next_token_logits(self.mlm, idx[:, -(self.config.block_size - 1):], self.mask_id)
+        logits[:, self.mask_id] = float("-inf")  # [MASK] is not text
+        return logits[:, None, :], None  # (B, 1, V): gc.generate reads the last position
+
+
+def fit(model: nn.Module, loss_fn: Callable[[int], torch.Tensor], config: TrainConfig,
+        desc: str = "training", callback: Callable[[int], None] | None = None) -> dict:
+    """Minimise `loss_fn(step)` (it draws its own batch and returns a scalar loss) with AdamW, the warm-up +
+    cosine schedule of `config.lr_at`, and gradient clipping, as `Trainer` does for next-token prediction.
+    `callback(steps_done)` runs after every step (e.g. to probe the model now and then; it is timed too).
+    Returns {"loss": the loss of every step, "seconds": the time it took}."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=config.lr, betas=(config.beta1, config.beta2))
+    model.train()
+    losses, start = [], time.perf_counter()
+    bar = tqdm(range(config.max_steps), desc=desc, disable=not config.progress, dynamic_ncols=True)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(step)
+        loss = loss_fn(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        losses.append(loss.item())
+        if step % 10 == 0 or step == config.max_steps - 1:
+            bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}", refresh=False)
+        if callback is not None:
+            callback(step + 1)
+            model.train()
+    bar.close()
+    model.eval()
+    return {"loss": losses, "seconds": time.perf_counter() - start}
+
+
+@dataclass(frozen=True)
+class ObjectiveRecipe:
+    """The small transformer of notebooks 11 and 20 and how it is trained (the same recipe gives the same weights).
+
+    `mask_prob` is the share of tokens the masked LM corrupts: BERT used 0.15; at this small budget 0.4 gives the
+    masked LM more targets per step (Wettig et al., 2023, found 0.4 as good or better; notebook 11 measures both).
+    """
+
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 32
+    batch_size: int = 32
+    lr: float = 3e-3
+    max_steps: int = 800
+    mask_prob: float = 0.4
+    seed: int = 0
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        """`vocab_size` ordinary tokens plus [MASK] (id `vocab_size`); rotary positions (RoPE)."""
+        return GPTConfig(vocab_size=vocab_size + 1, block_size=self.block_size, n_layer=self.n_layer,
+                         n_head=self.n_head, n_embd=self.n_embd, pos_encoding="rope")
+
+    def train_config(self, max_steps: int | None = None, progress: bool = True) -> TrainConfig:
+        steps = self.max_steps if max_steps is None else max_steps
+        return TrainConfig(max_steps=steps, batch_size=self.batch_size, lr=self.lr,
+                           warmup_steps=max(1, steps // 10), progress=progress)
+
+
+OBJECTIVE_RECIPE = ObjectiveRecipe()
+
+
+def train_language_model(objective: str, train_ids: torch.Tensor, vocab_size: int,
+                         recipe: ObjectiveRecipe = OBJECTIVE_RECIPE, max_steps: int | None = None,
+                         callback: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
+                         device: torch.device | str | None = None) -> tuple[nn.Module, dict]:
+    """Train the recipe's transformer on the token stream `train_ids` with one objective; returns (model, log).
+
+    objective="next-token": a `gc.GPT` predicts token t+1 at every position (GPT's objective).
+    objective="masked": an `Encoder(causal=False)` recovers the tokens `mask_tokens` corrupted, [MASK] being id
+    `vocab_size` (BERT's objective). Both draw the same windows in the same order; the corruption has a
+    random generator of its own. `callback(steps_done, model)` runs after every step (to probe the model being
+    trained). `log` is `fit`'s: {"loss": per step, "seconds": ...}.
+    """
+    if objective not in ("next-token", "masked"):
+        raise ValueError(f"objective={objective!r}: choose 'next-token' (GPT) or 'masked' (BERT)")
+    config = recipe.model_config(vocab_size)
+    seed_everything(recipe.seed)
+    model = (GPT(config) if objective == "next-token" else Encoder(config, causal=False)).to(device or "cpu")
+    windows = torch.Generator().manual_seed(recipe.seed + 1)  # which windows of text, in which order
+    corruption = torch.Generator().manual_seed(recipe.seed + 2)  # which tokens the masked LM corrupts
+
+    def loss_fn(step: int) -> torch.Tensor:
+        x, y = get_batch(train_ids, recipe.block_size, recipe.batch_size, windows, model.device)
+        if objective == "next-token":
+            return model(x, y)[1]
+        inputs, labels = mask_tokens(x, vocab_size, vocab_size, recipe.mask_prob, corruption)
+        return mlm_loss(model(inputs)[0], labels)
+
+    log = fit(model, loss_fn, recipe.train_config(max_steps, progress), desc=objective,
+              callback=None if callback is None else lambda step: callback(step, model))
+    return model, log
