@@ -1,0 +1,505 @@
+"""Fine-tuning a pretrained GPT: a classification head, supervised fine-tuning with loss masking, chat, ROUGE.
+
+Notebook 14 puts a classifier on the last token (`GPTClassifier`, `freeze`, `train_classifier`), notebook 15
+fine-tunes on prompt → completion pairs with the prompt's loss masked (`build_sft_example`, `train_sft`) and
+scores summaries with `rouge_n` / `rouge_l`, notebook 16 does the same for chats (`chat_template`,
+`mask_user_turns`).
+
+Masking uses the convention of `GPT.forward`: a target of -100 (`IGNORE_INDEX`) is left out of the
+cross-entropy, so the model is graded only on the tokens it should learn to write.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator, NamedTuple, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .generate import generate
+from .model import GPT
+from .train import History, TrainConfig
+
+IGNORE_INDEX = -100  # targets with this value add nothing to the loss (F.cross_entropy's ignore_index)
+
+
+# --------------------------------------------------------------------------------------------- the body
+
+
+def hidden_states(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+    """The final hidden states (B, T, C) of a GPT body: `model(idx)` without the `lm_head`.
+
+    Works for a `GPT` and for anything holding its `transformer` modules and `config` (a `GPTClassifier`).
+    """
+    GPT._check_idx(model, idx, 0)
+    t = model.transformer
+    x = t.wte(idx)  # (B, T, C)
+    if "wpe" in t:
+        x = x + t.wpe(torch.arange(idx.shape[1], device=idx.device))
+    x = t.drop(x)
+    for block in t.h:
+        x = block(x)
+    return t.ln_f(x) if "ln_f" in t else x
+
+
+# --------------------------------------------------------------------------------------------- classification
+
+
+@dataclass(frozen=True)
+class ClassificationData:
+    """Encoded texts: ids (N, T) right-padded, lengths (N,) of the real tokens, labels (N,)."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.labels.numel()
+
+    def subset(self, index) -> "ClassificationData":
+        return ClassificationData(self.ids[index], self.lengths[index], self.labels[index])
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists into ids (N, L) and return their lengths (N,).
+
+    A sequence longer than `max_len` keeps its first `max_len` tokens (the START): a message shows what it
+    is early on, and the classifier then reads the last kept token. L is the longest kept length.
+    """
+    if max_len is not None and max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    kept = [list(s)[:max_len] if max_len is not None else list(s) for s in seqs]
+    if not kept:
+        raise ValueError("pad_batch got no sequences")
+    if any(len(s) == 0 for s in kept):
+        i = next(i for i, s in enumerate(kept) if not s)
+        raise ValueError(f"sequence {i} is empty: a classifier reads the last token, so every text needs one")
+    lengths = torch.tensor([len(s) for s in kept])
+    ids = torch.full((len(kept), int(lengths.max())), pad_id, dtype=torch.long)
+    for i, s in enumerate(kept):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return ids, lengths
+
+
+def encode_classification(tokenizer, texts: Sequence[str], labels: Sequence[int], pad_id: int,
+                          max_len: int | None = None) -> ClassificationData:
+    """Tokenize, truncate (keeping the start) and right-pad `texts`; pair them with integer `labels`."""
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    ids, lengths = pad_batch([tokenizer.encode(t) for t in texts], pad_id, max_len)
+    return ClassificationData(ids, lengths, torch.as_tensor(labels, dtype=torch.long))
+
+
+def last_token_lengths(idx: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Lengths (B,) of right-padded rows: one past the last token that is not `pad_id`."""
+    real = idx != pad_id
+    if not bool(real.any(dim=1).all()):
+        raise ValueError(f"a row holds only pad_id={pad_id}: nothing to classify")
+    positions = torch.arange(1, idx.shape[1] + 1, device=idx.device)
+    return (real * positions).amax(dim=1)
+
+
+class GPTClassifier(nn.Module):
+    """A GPT body with a linear classification head on the hidden state of the last real (non-pad) token.
+
+    The causal mask means that token has seen the whole text and nothing after it, so right-padding cannot
+    change the result. The body's modules are shared, not copied: training changes `body` too.
+    """
+
+    def __init__(self, body: GPT, n_classes: int, pad_id: int):
+        super().__init__()
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.config = body.config
+        self.transformer = body.transformer  # everything but the lm_head
+        self.head = nn.Linear(body.config.n_embd, n_classes)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+        self.pad_id = pad_id
+
+    def forward(self, idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """idx (B, T) right-padded -> logits (B, n_classes). Without `lengths`, they are found from `pad_id`."""
+        if lengths is None:
+            lengths = last_token_lengths(idx, self.pad_id)
+        h = hidden_states(self, idx)  # (B, T, C)
+        last = h[torch.arange(idx.shape[0], device=idx.device), lengths.to(idx.device) - 1]  # (B, C)
+        return self.head(last)
+
+
+def freeze(model: nn.Module, mode: str) -> int:
+    """Choose what fine-tuning may change; returns the number of trainable parameters.
+
+    "head": only `model.head` (the body is a fixed feature extractor); "last:N": the last N blocks, the final
+    LayerNorm and the head; "full": everything.
+    """
+    n_layer = len(model.transformer.h)
+    if mode == "full":
+        trainable = ("",)
+    elif mode == "head":
+        trainable = ("head.",)
+    elif re.fullmatch(r"last:\d+", mode) and 1 <= int(mode[5:]) <= n_layer:
+        first = n_layer - int(mode[5:])
+        trainable = ("head.", "transformer.ln_f.") + tuple(f"transformer.h.{i}." for i in range(first, n_layer))
+    else:
+        raise ValueError(f"mode={mode!r} is unknown: use 'head', 'full' or 'last:N' with 1 <= N <= {n_layer}")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(trainable))
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def class_weights(labels, n_classes: int | None = None) -> torch.Tensor:
+    """Per-class loss weights n / (k · count_c): every class then carries the same total weight
+    (scikit-learn's "balanced")."""
+    labels = torch.as_tensor(labels).long().flatten()
+    k = int(labels.max()) + 1 if n_classes is None else n_classes
+    counts = torch.bincount(labels, minlength=k).double()
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"classes {missing} have no examples: a weight for them is undefined")
+    return (labels.numel() / (k * counts)).float()
+
+
+def classification_metrics(y_true, y_pred, n_classes: int = 2, positive: int = 1) -> dict:
+    """Accuracy, precision / recall / F1 of the `positive` class, and the confusion matrix (rows: true class)."""
+    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    tp = confusion[positive, positive]
+    predicted, actual = confusion[:, positive].sum(), confusion[positive].sum()
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": float(np.trace(confusion) / max(1, confusion.sum())), "precision": float(precision),
+            "recall": float(recall), "f1": float(f1), "confusion": confusion}
+
+
+@torch.no_grad()
+def predict_proba(model: GPTClassifier, data: ClassificationData, batch_size: int = 128) -> torch.Tensor:
+    """Class probabilities (N, n_classes), in evaluation mode (batches of similar lengths, for speed)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    order = torch.argsort(data.lengths, stable=True)
+    out = torch.empty(len(data), model.head.out_features)
+    try:
+        for index in order.split(batch_size):
+            T = int(data.lengths[index].max())  # drop columns that are padding in every row of the batch
+            out[index] = model(data.ids[index, :T].to(device), data.lengths[index].to(device)).softmax(-1).cpu()
+    finally:
+        model.train(was_training)
+    return out
+
+
+def evaluate_classifier(model: GPTClassifier, data: ClassificationData, positive: int = 1) -> dict:
+    """`classification_metrics` of the model's predictions on `data`."""
+    probs = predict_proba(model, data)
+    return classification_metrics(data.labels, probs.argmax(-1), probs.shape[1], positive)
+
+
+def length_grouped_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Random batches of indices whose texts have similar lengths, so little of a batch is padding: shuffle,
+    sort each run of 16 batches by length, cut, and shuffle the batches (Hugging Face's `group_by_length`)."""
+    batches = []
+    for chunk in torch.randperm(len(lengths), generator=generator).split(16 * batch_size):
+        batches += chunk[torch.argsort(lengths[chunk], stable=True)].split(batch_size)
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
+def train_classifier(model: GPTClassifier, data: ClassificationData, epochs: int = 3, lr: float = 3e-4,
+                     batch_size: int = 32, weight: torch.Tensor | None = None, valid: ClassificationData | None = None,
+                     weight_decay: float = 0.01, seed: int = 0, progress: bool = True,
+                     desc: str = "fine-tuning") -> History:
+    """Train the trainable parameters (see `freeze`) with AdamW, warm-up and cosine decay, on (weighted)
+    cross-entropy. Returns the per-step history; with `valid`, its loss after every epoch."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("no parameter is trainable: call freeze(model, 'head' | 'last:N' | 'full') first")
+    device = next(model.parameters()).device
+    steps_per_epoch = math.ceil(len(data) / batch_size)
+    schedule = TrainConfig(max_steps=epochs * steps_per_epoch, lr=lr, warmup_steps=max(1, steps_per_epoch // 2))
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    weight = None if weight is None else weight.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    history, step, start = History(), 0, time.perf_counter()
+    model.train()
+    with tqdm(total=schedule.max_steps, desc=desc, disable=not progress, dynamic_ncols=True) as bar:
+        for _ in range(epochs):
+            for index in length_grouped_batches(data.lengths, batch_size, generator):
+                batch = data.subset(index)
+                T = int(batch.lengths.max())
+                logits = model(batch.ids[:, :T].to(device), batch.lengths.to(device))
+                loss = F.cross_entropy(logits, batch.labels.to(device), weight=weight)
+                lr_now = schedule.lr_at(step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_now
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                step += 1
+                history.steps.append(step)
+                history.train_loss.append(loss.item())
+                history.lr.append(lr_now)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if valid is not None:
+                probs = predict_proba(model, valid)
+                history.val_steps.append(step)
+                history.val_loss.append(F.nll_loss(probs.clamp_min(1e-12).log(), valid.labels).item())
+    history.elapsed = time.perf_counter() - start
+    return history
+
+
+# --------------------------------------------------------------------------------------------- supervised fine-tuning
+
+
+def format_example(prompt: str, completion: str, sep: str = "\nTL;DR:", end: str = "\n") -> tuple[str, str]:
+    """(prompt + sep, " " + completion + end): the separator says "now the answer", `end` says "stop here"."""
+    return prompt.rstrip() + sep, " " + completion.strip() + end
+
+
+def _pack(segments: Sequence[tuple[list[int], bool]], block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(token ids, trained?) segments -> (x, y) of at most block_size tokens, keeping the END of the sequence.
+
+    y[j] is the token after x[j], or IGNORE_INDEX where that token is not trained."""
+    ids = [i for seg, _ in segments for i in seg]
+    trained = [flag for seg, flag in segments for _ in seg]
+    ids, trained = ids[-(block_size + 1):], trained[-(block_size + 1):]
+    if len(ids) < 2:
+        raise ValueError("an example needs at least two tokens: one to read and one to predict")
+    x = torch.tensor(ids[:-1], dtype=torch.long)
+    y = torch.tensor([t if keep else IGNORE_INDEX for t, keep in zip(ids[1:], trained[1:])], dtype=torch.long)
+    return x, y
+
+
+def build_sft_example(tokenizer, prompt: str, completion: str, block_size: int,
+                      mask_prompt: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs x and targets y for one prompt → completion pair; prompt tokens get target -100 when masked.
+
+    Prompt and completion are encoded separately, so the mask falls on a token boundary (generation starts
+    from the encoded prompt in the same way). Too long a pair loses tokens from the start of the prompt.
+    """
+    p, c = tokenizer.encode(prompt), tokenizer.encode(completion)
+    if not c:
+        raise ValueError("the completion is empty: there is nothing to learn")
+    if len(c) > block_size:
+        raise ValueError(f"the completion has {len(c)} tokens but block_size is {block_size}: shorten it")
+    return _pack([(p, not mask_prompt), (c, True)], block_size)
+
+
+def sft_batches(examples: Sequence[tuple[torch.Tensor, torch.Tensor]], batch_size: int,
+                generator: torch.Generator | None = None, pad_id: int = 0,
+                shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One pass over `examples` in batches (x, y) of shape (B, T): x right-padded with `pad_id`, y with -100,
+    so padding is never trained (and, the model being causal, never seen by a real token)."""
+    order = torch.randperm(len(examples), generator=generator) if shuffle else torch.arange(len(examples))
+    for index in order.split(batch_size):
+        xs, ys = zip(*(examples[i] for i in index.tolist()))
+        T = max(x.numel() for x in xs)
+        x = torch.full((len(xs), T), pad_id, dtype=torch.long)
+        y = torch.full((len(xs), T), IGNORE_INDEX, dtype=torch.long)
+        for i, (xi, yi) in enumerate(zip(xs, ys)):
+            x[i, : xi.numel()], y[i, : yi.numel()] = xi, yi
+        yield x, y
+
+
+@torch.no_grad()
+def sft_loss(model: GPT, examples: Sequence[tuple[torch.Tensor, torch.Tensor]], batch_size: int = 64) -> float:
+    """Mean cross-entropy per trained target token (targets of -100 do not count)."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        for x, y in sft_batches(examples, batch_size, shuffle=False):
+            logits, _ = model(x.to(model.device))
+            y = y.to(model.device)
+            total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE_INDEX,
+                                     reduction="sum").item()
+            count += int((y != IGNORE_INDEX).sum())
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("no example has a trained target token")
+    return total / count
+
+
+def train_sft(model: GPT, examples: Sequence[tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float = 3e-4,
+              batch_size: int = 16, valid: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
+              eval_interval: int | None = None, weight_decay: float = 0.0, seed: int = 0,
+              progress: bool = True, desc: str = "fine-tuning") -> History:
+    """Fine-tune a GPT on (x, y) examples for `steps` batches (AdamW, 10% warm-up, cosine decay).
+
+    The loss is the model's own cross-entropy, so masked targets (-100) do not count. With `valid`, the
+    `sft_loss` on it is recorded every `eval_interval` steps (default: 5 times) and at the end."""
+    if not examples:
+        raise ValueError("no training examples")
+    schedule = TrainConfig(max_steps=steps, lr=lr, warmup_steps=max(1, steps // 10), batch_size=batch_size)
+    eval_interval = eval_interval or max(1, steps // 5)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                                  weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    history, step, start = History(), 0, time.perf_counter()
+    model.train()
+    with tqdm(total=steps, desc=desc, disable=not progress, dynamic_ncols=True) as bar:
+        while step < steps:
+            for x, y in sft_batches(examples, batch_size, generator):
+                lr_now = schedule.lr_at(step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_now
+                _, loss = model(x.to(model.device), y.to(model.device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                step += 1
+                history.steps.append(step)
+                history.train_loss.append(loss.item())
+                history.lr.append(lr_now)
+                if valid is not None and (step % eval_interval == 0 or step == steps):
+                    history.val_steps.append(step)
+                    history.val_loss.append(sft_loss(model, valid))
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                if step == steps:
+                    break
+    model.eval()
+    history.elapsed = time.perf_counter() - start
+    return history
+
+
+def complete(model: GPT, tokenizer, prompt: str | Sequence[int], max_new_tokens: int = 24, stop: str = "\n") -> str:
+    """Greedy continuation of `prompt` (text or token ids), cut before the first `stop` string.
+
+    The prompt is cropped to its last block_size - max_new_tokens tokens, so the answer fits the window."""
+    ids = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+    ids = ids[-max(1, model.config.block_size - max_new_tokens):]
+    out = generate(model, torch.tensor([ids], device=model.device), max_new_tokens, temperature=0.0)
+    text = tokenizer.decode(out[0, len(ids):].tolist())
+    return text.split(stop, 1)[0].strip()
+
+
+# --------------------------------------------------------------------------------------------- chat
+
+USER, ASSISTANT, END = "<|user|>", "<|assistant|>", "<|end|>"
+ROLE_MARKERS = {"user": USER, "assistant": ASSISTANT}
+
+
+def _marker(message: dict) -> str:
+    role = message.get("role") if isinstance(message, dict) else None
+    if role not in ROLE_MARKERS:
+        raise ValueError(f"unknown role {role!r}: a message is {{'role': 'user' | 'assistant', 'content': ...}}")
+    return ROLE_MARKERS[role]
+
+
+def chat_template(messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
+    """The text a chat is written as: ``<|user|>Hi<|end|>\\n<|assistant|>Hello!<|end|>\\n``.
+
+    With `add_generation_prompt` it ends in ``<|assistant|>``, the cue for the model's reply. The markers are
+    plain text: the course's byte-level BPE has no special tokens and splits each into a few ordinary ones."""
+    text = "".join(f"{_marker(m)}{m['content']}{END}\n" for m in messages)
+    return text + (ASSISTANT if add_generation_prompt else "")
+
+
+def _chat_segments(tokenizer, messages: Sequence[dict], add_generation_prompt: bool) -> list[tuple[list[int], bool]]:
+    """Every turn as four pieces, marker | content | <|end|> | newline, each encoded on its own (so the mask
+    falls on token boundaries); trained: an assistant's content and its <|end|>."""
+    segments = []
+    for m in messages:
+        trained = m.get("role") == "assistant"
+        segments += [(tokenizer.encode(_marker(m)), False), (tokenizer.encode(m["content"]), trained),
+                     (tokenizer.encode(END), trained), (tokenizer.encode("\n"), False)]
+    if add_generation_prompt:
+        segments.append((tokenizer.encode(ASSISTANT), False))
+    return segments
+
+
+def encode_chat(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = False) -> list[int]:
+    """Token ids of `chat_template(messages, add_generation_prompt)`, encoded piece by piece."""
+    return [i for seg, _ in _chat_segments(tokenizer, messages, add_generation_prompt) for i in seg]
+
+
+def mask_user_turns(tokenizer, messages: Sequence[dict], block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) for a chat: every target is -100 except the assistant's words and their <|end|>.
+
+    A chat longer than the block keeps its end (the latest turns); an assistant turn that lost its start
+    to the cut is masked as well, since its cue is gone."""
+    segments = _chat_segments(tokenizer, messages, False)
+    cut = max(0, sum(len(s) for s, _ in segments) - (block_size + 1))  # tokens that fall off the front
+    out, start = [], 0
+    for k in range(0, len(segments), 4):  # one message: marker, content, end, newline
+        turn = segments[k:k + 4]
+        out += [(seg, trained and start >= cut) for seg, trained in turn]
+        start += sum(len(seg) for seg, _ in turn)
+    return _pack(out, block_size)
+
+
+def chat_reply(model: GPT, tokenizer, messages: Sequence[dict], max_new_tokens: int = 40) -> str:
+    """The model's next assistant turn (greedy). It is cut where a marker starts ("<|"): a small model may
+    garble the several tokens of <|end|>, and a reply never contains "<|"."""
+    return complete(model, tokenizer, encode_chat(tokenizer, messages, add_generation_prompt=True),
+                    max_new_tokens, stop="<|")
+
+
+# --------------------------------------------------------------------------------------------- ROUGE
+
+
+class Score(NamedTuple):
+    precision: float
+    recall: float
+    f1: float
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """Lowercase words: runs of letters and digits (the `rouge-score` package's default, without stemming)."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _score(overlap: int, n_candidate: int, n_reference: int) -> Score:
+    p = overlap / n_candidate if n_candidate else 0.0
+    r = overlap / n_reference if n_reference else 0.0
+    return Score(p, r, 2 * p * r / (p + r) if p + r else 0.0)
+
+
+def rouge_n(candidate: str, reference: str, n: int = 1) -> Score:
+    """ROUGE-N (Lin 2004): overlap of word n-grams, each counted at most as often as it occurs in both."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    c, r = rouge_tokens(candidate), rouge_tokens(reference)
+    cg = Counter(tuple(c[i:i + n]) for i in range(len(c) - n + 1))
+    rg = Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1))
+    return _score(sum((cg & rg).values()), sum(cg.values()), sum(rg.values()))
+
+
+def lcs_length(a: Sequence, b: Sequence) -> int:
+    """Length of the longest common subsequence (in order, gaps allowed), by dynamic programming."""
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(candidate: str, reference: str) -> Score:
+    """ROUGE-L: the longest common subsequence of words, as a fraction of each text."""
+    c, r = rouge_tokens(candidate), rouge_tokens(reference)
+    return _score(lcs_length(c, r), len(c), len(r))
+
+
+def mean_rouge(candidates: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean F1 of ROUGE-1, ROUGE-2 and ROUGE-L over pairs."""
+    if len(candidates) != len(references) or not candidates:
+        raise ValueError(f"need the same non-zero number of candidates and references, got "
+                         f"{len(candidates)} and {len(references)}")
+    pairs = list(zip(candidates, references))
+    return {"rouge1": float(np.mean([rouge_n(c, r, 1).f1 for c, r in pairs])),
+            "rouge2": float(np.mean([rouge_n(c, r, 2).f1 for c, r in pairs])),
+            "rougeL": float(np.mean([rouge_l(c, r).f1 for c, r in pairs]))}
