@@ -1,6 +1,8 @@
 """Conversion to and from Hugging Face `transformers.GPT2LMHeadModel`, and real GPT-2 weights."""
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .model import GPT, GPTConfig
@@ -73,19 +75,41 @@ def to_hf(model: GPT):
     return hf_model
 
 
+def _reachable(host: str, port: int, timeout: float = 3.0) -> bool:
+    """True when a TCP connection to host:port opens within `timeout` seconds (a quick test before downloading)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def from_pretrained(name: str = "gpt2") -> GPT:
     """Download real GPT-2 weights (safetensors) with `transformers` and convert them; clear error offline."""
     names = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
     if name not in names:
         raise ValueError(f"unknown GPT-2 checkpoint {name!r}: choose one of {names}")
-    try:
-        from transformers import GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
+    advice = ("Downloading the weights needs internet access once; they are cached afterwards. "
+              "Offline, use the course checkpoint instead: gpt_course.load_course_model()")
+    try:  # the local Hugging Face cache first: no network at all
+        hf_model = GPT2LMHeadModel.from_pretrained(name, use_safetensors=True, local_files_only=True)
+        return from_hf(hf_model)
+    except (OSError, ValueError):
+        pass
+    offline = [v for v in ("GPT_COURSE_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+               if os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")]
+    if offline:
+        raise RuntimeError(f"{name!r} is not in the local Hugging Face cache and {offline[0]} is set, so nothing "
+                           f"is downloaded. {advice}")
+    if not _reachable("huggingface.co", 443):
+        raise RuntimeError(f"{name!r} is not in the local Hugging Face cache and huggingface.co cannot be reached "
+                           f"(no network?). {advice}")
+    try:
         hf_model = GPT2LMHeadModel.from_pretrained(name, use_safetensors=True)
     except (OSError, ValueError) as err:
-        raise RuntimeError(
-            f"could not load {name!r} from the Hugging Face hub ({type(err).__name__}). "
-            "Downloading the weights needs internet access once; they are cached afterwards. "
-            "Offline, use the course checkpoint instead: gpt_course.load_course_model()"
-        ) from err
+        raise RuntimeError(f"could not load {name!r} from the Hugging Face hub ({type(err).__name__}). {advice}") from err
     return from_hf(hf_model)
