@@ -79,7 +79,7 @@ class MuonWithAdamW(torch.optim.Optimizer):
     ``load_state_dict`` round-trip through the plain format that checkpoints store.
     """
 
-    def __init__(self, muon_params, adamw_groups, lr: float, betas=(0.9, 0.95), weight_decay: float = 0.1):
+    def __init__(self, muon_params, adamw_groups, lr: float, betas=(0.9, 0.95), weight_decay: float = 0.0):
         self.muon = torch.optim.Muon(muon_params, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
         self.adamw = torch.optim.AdamW(adamw_groups, lr=lr, betas=betas)
         self.parts = (self.muon, self.adamw)
@@ -120,11 +120,11 @@ class MuonWithAdamW(torch.optim.Optimizer):
             groups = [g for g in state_dict["param_groups"] if g.get("part") == part]
             if len(groups) != len(opt.param_groups):
                 raise ValueError("optimizer state does not match: saved with a different optimizer or model")
-            ids = [i for g in groups for i in g["params"]]
+            ids = {i for g in groups for i in g["params"]}
             opt.load_state_dict({
                 "param_groups": [{k: (v if k != "params" else [i - offset for i in v]) for k, v in g.items()
                                   if k != "part"} for g in groups],
-                "state": {int(i) - offset: st for i, st in state_dict["state"].items() if int(i) in set(ids)},
+                "state": {int(i) - offset: st for i, st in state_dict["state"].items() if int(i) in ids},
             })
             offset += len(ids)
         self.param_groups = [g for opt in self.parts for g in opt.param_groups]
@@ -132,19 +132,14 @@ class MuonWithAdamW(torch.optim.Optimizer):
 
 def make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with weight decay on matrices only (`c.optimizer == "adamw"`), or Muon + AdamW (`"muon"`)."""
-    if c.optimizer == "muon":
-        muon = [p for n, p in model.named_parameters() if p.dim() == 2 and ".h." in f".{n}"]
-        ids = {id(p) for p in muon}
-        rest = [p for p in model.parameters() if id(p) not in ids]
-        groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": c.weight_decay},
-                  {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
-        return MuonWithAdamW(muon, groups, lr=c.lr, betas=(c.beta1, c.beta2), weight_decay=0.0)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=c.lr, betas=(c.beta1, c.beta2),
-    )
+    muon = [p for n, p in model.named_parameters() if p.dim() == 2 and ".h." in f".{n}"] if c.optimizer == "muon" else []
+    ids = {id(p) for p in muon}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": c.weight_decay},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
+    if muon:
+        return MuonWithAdamW(muon, groups, lr=c.lr, betas=(c.beta1, c.beta2))
+    return torch.optim.AdamW(groups, lr=c.lr, betas=(c.beta1, c.beta2))
 
 
 @dataclass
