@@ -159,6 +159,8 @@ def train_data_parallel(steps: int = 20, batch_size: int = 16, block_size: int =
             "lr": lr,
             "threads_per_process": torch.get_num_threads(),
         }
+        if dist.is_initialized():
+            dist.barrier()  # no rank tears gloo down while another still talks to it (an abort at exit otherwise)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
