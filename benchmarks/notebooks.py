@@ -1,13 +1,17 @@
 """The notebook suite: wall time and peak memory (RSS of the kernel) of every notebook, executed with
 nbconvert in test mode (GPT_COURSE_FAST=1) and in learner mode.
 
-    python benchmarks/notebooks.py [--quick] [--save] [--modes test learner] [--only 04 05]
+    python benchmarks/notebooks.py [--quick] [--save] [--modes test learner] [--only 04 05] [--write]
+
+`--write` copies each notebook executed in learner mode back over notebooks/NN_*.ipynb (how the committed,
+executed notebooks are made), so one run both measures the suite and refreshes the outputs.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,13 +30,15 @@ WRAPPER = (
 )
 
 
-def run_notebook(path: Path, fast: bool, timeout: int) -> dict:
+def run_notebook(path: Path, fast: bool, timeout: int, write: bool = False) -> dict:
     env = {**os.environ, "GPT_COURSE_FAST": "1" if fast else "0"}
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-c", WRAPPER, sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
                "--execute", f"--ExecutePreprocessor.timeout={timeout}", "--output-dir", tmp, str(path)]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT / "notebooks")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        if write and result["returncode"] == 0:
+            shutil.copyfile(Path(tmp) / path.name, path)
     row = {"seconds": round(result["seconds"], 1), "peak_rss_mb": round(result["peak_rss_mb"]),
            "ok": result["returncode"] == 0}
     if not row["ok"]:
@@ -46,6 +52,8 @@ def main() -> None:
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/notebooks.json")
     parser.add_argument("--modes", nargs="+", default=["test", "learner"], choices=["test", "learner"])
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 04 05")
+    parser.add_argument("--write", action="store_true",
+                        help="write the notebooks executed in learner mode back into notebooks/")
     args = parser.parse_args()
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     modes = args.modes
@@ -55,7 +63,7 @@ def main() -> None:
         notebooks = [p for p in notebooks if p.name[:2] in args.only]
     table = {}
     for path in notebooks:
-        table[path.stem] = {mode: run_notebook(path, mode == "test", 1800) for mode in modes}
+        table[path.stem] = {mode: run_notebook(path, mode == "test", 1800, args.write and mode == "learner") for mode in modes}
         print(path.stem, json.dumps(table[path.stem]), file=sys.stderr, flush=True)
     summary = {}
     for mode in modes:

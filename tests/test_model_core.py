@@ -65,6 +65,18 @@ def test_layernorm_equals_torch_forward_and_backward():
     torch.testing.assert_close(ours.bias.grad, ref.bias.grad, atol=1e-5, rtol=1e-4)
 
 
+def test_layernorm_equals_its_formula():
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 16) * 4 + 2
+    ln = LayerNorm(16)
+    with torch.no_grad():
+        ln.weight.copy_(torch.randn(16)); ln.bias.copy_(torch.randn(16))
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)  # biased variance (divide by n)
+    formula = (x - mean) / torch.sqrt(var + ln.eps) * ln.weight + ln.bias
+    torch.testing.assert_close(ln(x), formula, atol=1e-5, rtol=1e-5)
+
+
 def test_layernorm_without_bias():
     ln = LayerNorm(8, bias=False)
     assert ln.bias is None
