@@ -45,6 +45,10 @@ def test_quality_per_minute_quick():
     assert names == {"course", "nanogpt_style"}
     assert all(2.0 < run_["test_bits_per_byte"] < 9.0 for run_ in r["runs"])
     assert r["ngram_baseline"]["test_bits_per_byte"] > 0
+    for run_ in r["runs"]:  # the course recipe never runs past its own schedule, nor past the budget
+        assert run_["steps"] <= run_["steps_in_budget"]
+        if run_["recipe"] == "course":
+            assert run_["steps"] <= r["course_recipe"]["max_steps"]
 
 
 @pytest.mark.slow
