@@ -63,7 +63,8 @@ def main() -> None:
         notebooks = [p for p in notebooks if p.name[:2] in args.only]
     table = {}
     for path in notebooks:
-        table[path.stem] = {mode: run_notebook(path, mode == "test", 1800, args.write and mode == "learner") for mode in modes}
+        table[path.stem] = {mode: run_notebook(path, mode == "test", 1800, write=args.write and mode == "learner")
+                            for mode in modes}
         print(path.stem, json.dumps(table[path.stem]), file=sys.stderr, flush=True)
     summary = {}
     for mode in modes:
