@@ -458,6 +458,28 @@ class NGramLM:
         return "".join(out) if self._is_text else out
 
 
+def fit_ngram_models(
+    train: str | Sequence[Hashable],
+    orders: Iterable[int] = range(1, 9),
+    smoothing: str = "kneser_ney",
+    **kwargs,
+) -> dict[int, "NGramLM"]:
+    """One fitted `NGramLM` per order in `orders` (`kwargs` go to it: `k`, `discount`).
+
+    The n-grams of `train` are counted once, up to the largest order, and shared by all the
+    models: the same models as `NGramLM(n, smoothing).fit(train)` for each n, fitted faster.
+    """
+    orders = sorted(set(orders))
+    if not orders or orders[0] < 1:
+        raise ValueError(f"orders={orders} must be a non-empty range of orders >= 1")
+    is_text = isinstance(train, str)
+    train = train if is_text else tuple(train)
+    if not train:
+        raise ValueError("cannot fit an n-gram model on an empty sequence")
+    counts = _count_ngrams(train, orders[-1])
+    return {n: NGramLM(n, smoothing, **kwargs)._fit_counts(is_text, counts[: n + 1]) for n in orders}
+
+
 def select_ngram_order(
     train: str | Sequence[Hashable],
     valid: str | Sequence[Hashable],
@@ -468,16 +490,9 @@ def select_ngram_order(
     """Fit one `NGramLM` per order on `train` (`kwargs` go to it: `k`, `discount`) and score each
     on `valid`; return the order with the lowest bits per symbol and the score of every order.
 
-    The n-grams are counted once, up to the largest order, and shared by all the models.
+    The n-grams are counted once, up to the largest order, and shared by all the models
+    (`fit_ngram_models`).
     """
-    orders = sorted(orders)
-    if not orders or orders[0] < 1:
-        raise ValueError(f"orders={orders} must be a non-empty range of orders >= 1")
-    is_text = isinstance(train, str)
-    train = train if is_text else tuple(train)
-    counts = _count_ngrams(train, orders[-1])
-    scores = {}
-    for n in orders:
-        lm = NGramLM(n, smoothing, **kwargs)._fit_counts(is_text, counts[: n + 1])
-        scores[n] = lm.bits_per_char(valid)
+    models = fit_ngram_models(train, orders, smoothing, **kwargs)
+    scores = {n: lm.bits_per_char(valid) for n, lm in models.items()}
     return min(scores, key=scores.get), scores

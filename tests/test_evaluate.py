@@ -20,6 +20,7 @@ from gpt_course.evaluate import (
     calibration_bins,
     distinct_n,
     expected_calibration_error,
+    fit_ngram_models,
     perplexity,
     select_ngram_order,
     self_similarity,
@@ -308,6 +309,28 @@ def test_select_ngram_order_picks_the_best_validation_score():
     assert sorted(scores) == [1, 2, 3, 4]
     assert scores[best] == min(scores.values()) and best > 1
     assert scores[3] == pytest.approx(NGramLM(3).fit(TEXT[:150]).bits_per_char(TEXT[150:]))
+
+
+@pytest.mark.parametrize("smoothing", ["kneser_ney", "witten_bell", "add_k"])
+def test_fit_ngram_models_match_separately_fitted_models(smoothing):
+    train, test = TEXT[:150], TEXT[150:]
+    models = fit_ngram_models(train, orders=[4, 1, 2, 2], smoothing=smoothing)
+    assert sorted(models) == [1, 2, 4]
+    for n, lm in models.items():
+        assert lm.order == n and lm.smoothing == smoothing
+        assert lm.nll(test) == pytest.approx(NGramLM(n, smoothing).fit(train).nll(test), rel=1e-12)
+    ids = [1, 2, 3, 1, 2, 4, 1, 2, 3]
+    tokens = fit_ngram_models(ids, orders=range(1, 4))
+    assert tokens[3].nll([1, 2, 3]) == pytest.approx(NGramLM(3).fit(ids).nll([1, 2, 3]), rel=1e-12)
+
+
+def test_fit_ngram_models_rejects_bad_input():
+    with pytest.raises(ValueError, match="orders"):
+        fit_ngram_models(TEXT, orders=[])
+    with pytest.raises(ValueError, match="orders"):
+        fit_ngram_models(TEXT, orders=[0, 1])
+    with pytest.raises(ValueError, match="empty"):
+        fit_ngram_models("", orders=[2])
 
 
 def test_sampling_is_reproducible_and_stays_in_the_vocabulary():
