@@ -27,7 +27,7 @@ from _common import emit, median  # noqa: E402
 
 from gpt_course import GPT, GPTConfig, seed_everything  # noqa: E402
 from gpt_course.data import get_batch, load_wikitext2  # noqa: E402
-from gpt_course.evaluate import NGramLM, bits_per_byte, select_ngram_order  # noqa: E402
+from gpt_course.evaluate import bits_per_byte, fit_ngram_models  # noqa: E402
 from gpt_course.pretrain import COURSE_RECIPE, Recipe  # noqa: E402
 from gpt_course.tokenizers import BPETokenizer, CharTokenizer  # noqa: E402
 from gpt_course.train import TrainConfig, Trainer  # noqa: E402
@@ -83,8 +83,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     orders = range(1, 9) if not args.quick else range(1, 5)
-    best_order, valid_bits = select_ngram_order(texts["train"], texts["valid"], orders=orders)
-    ngram = NGramLM(best_order).fit(texts["train"])
+    kneser_ney = fit_ngram_models(texts["train"], orders)            # n-grams counted once, one model per order
+    valid_bits = {n: lm.bits_per_char(texts["valid"]) for n, lm in kneser_ney.items()}
+    best_order = min(valid_bits, key=valid_bits.get)
+    ngram = kneser_ney[best_order]
     baseline = {"model": f"char {best_order}-gram, interpolated modified Kneser-Ney (order chosen on valid)",
                 "test_bits_per_byte": round(ngram.bits_per_byte(texts["test"]), 4),
                 "valid_bits_per_char_by_order": {k: round(v, 4) for k, v in valid_bits.items()},
