@@ -13,6 +13,7 @@ from .layers import NORMS, Block, LayerNorm
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rope", "alibi")
+IGNORE_INDEX = -100  # a target with this value adds nothing to the loss (F.cross_entropy's ignore_index)
 
 _GPT2_SIZES = {  # n_layer, n_head, n_embd (Radford et al. 2019, as released)
     "small": (12, 12, 768),

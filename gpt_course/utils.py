@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import random
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -48,3 +49,14 @@ def fast_mode() -> bool:
 def pick(learner: T, fast: T) -> T:
     """The learner-mode value, or the smaller test-mode value when GPT_COURSE_FAST=1."""
     return fast if fast_mode() else learner
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Put `model` in eval mode (dropout off) for a `with` block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
