@@ -1,131 +1,113 @@
-"""Data sets of the course (WikiText-2 raw, SMS Spam Collection, tiny-shakespeare) and token batching.
+"""The course's data sets, read from the files that ship with it, and token batching.
 
-Each loader finds its data in this order: an explicit ``root``; the folder named by the environment
-variable ``GPT_COURSE_DATA``; the download cache (``data/cache/`` in a project checkout, or
-``GPT_COURSE_CACHE``); a download verified by SHA-256 (skipped when ``GPT_COURSE_OFFLINE=1``); and
-last the small sample that ships inside the package, announced by one printed line.
+The data ship with the course, verbatim, in the project's ``data/`` folder (origin, licence and SHA-256 in
+``data/README.md``): the official WikiText-2 raw valid and test files, the SMS Spam Collection and
+tiny-shakespeare. Every file is checked against its SHA-256 when it is read, so every learner works on the
+bytes the notebooks were executed on. Nothing here touches the network unless asked to.
+
+The pretraining corpus is the **course split** of WikiText-2, derived in `load_wikitext2` from the bundled
+official files: train = official valid articles 1–54 (about 1 MB), valid = official valid articles 55–60,
+test = the official test split. The official train split (10.9 MB) is one explicit choice away:
+``load_wikitext2(split, corpus="official")`` downloads the official archive once, verifies it, and caches it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
-import io
 import os
 import re
 import shutil
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
-from gpt_course.tokenizers import Tokenizer
-
 __all__ = [
     "WIKITEXT2_SPLITS",
+    "CORPORA",
+    "SHA256",
+    "COURSE_SPLIT_SHA256",
     "DataSource",
     "DataIntegrityError",
+    "data_dir",
     "cache_dir",
     "resolve_wikitext2",
-    "resolve_sms_spam",
-    "resolve_tinyshakespeare",
     "load_wikitext2",
     "load_sms_spam",
     "load_tinyshakespeare",
     "split_articles",
     "get_batch",
-    "TokenDataset",
-    "encode_splits",
 ]
 
 WIKITEXT2_SPLITS = ("train", "valid", "test")
-_PACKAGE_DIR = Path(__file__).resolve().parent
-DOWNLOAD_TIMEOUT_S = 10.0
+CORPORA = ("course", "official")
+_PROJECT_DIR = Path(__file__).resolve().parent.parent
+DOWNLOAD_TIMEOUT_S = 30.0
 
-
-class DataSource(NamedTuple):
-    """Where a data file came from: its path and how it was found."""
-
-    path: Path
-    origin: str  # "root", "GPT_COURSE_DATA", "cache", "download" or "embedded sample"
-
-    @property
-    def is_sample(self) -> bool:
-        return self.origin == "embedded sample"
-
-
-class DataIntegrityError(ValueError):
-    """A downloaded file does not have the SHA-256 it should have."""
-
-
-@dataclass(frozen=True)
-class _Dataset:
-    name: str  # shown to the learner
-    folder: str  # sub-folder of GPT_COURSE_DATA / the cache
-    files: tuple[str, ...]  # files installed into `folder`
-    urls: tuple[str, ...]  # mirrors, tried in order
-    members: dict[str, str] | None  # file -> path inside the zip archive; None: the url is the file
-    sample: str  # package file used when nothing else is found
-
-
-# SHA-256 of every file we can verify; None means "not known here: accepted unverified" (see data/README.md).
-SHA256: dict[str, str | None] = {
-    "wikitext-2-raw-v1.zip": None,
-    "wikitext-2-raw/wiki.train.raw": None,
+# SHA-256 of every bundled file (and of the official valid/test members of the WikiText-2 archive).
+SHA256: dict[str, str] = {
     "wikitext-2-raw/wiki.valid.raw": "4cd0f6876d07a413aa911261ff6d363c72d757d47f0fdd6015702014c89cb9c7",
     "wikitext-2-raw/wiki.test.raw": "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08",
-    "sms+spam+collection.zip": None,
     "sms_spam/SMSSpamCollection": "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
     "tinyshakespeare/input.txt": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
 }
+# SHA-256 of the course split that `load_wikitext2` derives (UTF-8): the text every notebook was run on.
+COURSE_SPLIT_SHA256: dict[str, str] = {
+    "train": "b5ace5c8d260937d5a4d614ed104ac2d05e1313ca95d63a10643c74f5d2bef5e",
+    "valid": "2e86bc0819289527bc8449014cc312b349e1eed15da0d87639bc6fd9decd76b3",
+    "test": "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08",
+}
+COURSE_TRAIN_ARTICLES = 54  # official valid articles 1-54 train the course model, 55-60 validate it
+_COURSE_SOURCE = {"train": "wiki.valid.raw", "valid": "wiki.valid.raw", "test": "wiki.test.raw"}
+_COURSE_DERIVATION = {
+    "train": "official valid split, articles 1-54",
+    "valid": "official valid split, articles 55-60",
+    "test": "official test split, whole file",
+}
 
-WIKITEXT2 = _Dataset(
-    name="WikiText-2",
-    folder="wikitext-2-raw",
-    files=tuple(f"wiki.{s}.raw" for s in WIKITEXT2_SPLITS),
-    urls=(
-        "https://wikitext.smerity.com/wikitext-2-raw-v1.zip",
-        "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip",
-    ),
-    members={f"wiki.{s}.raw": f"wikitext-2-raw/wiki.{s}.raw" for s in WIKITEXT2_SPLITS},
-    sample="wikitext_sample.txt",
+# The official archive, for corpus="official" (mirrors tried in order).
+OFFICIAL_WIKITEXT2_URLS = (
+    "https://wikitext.smerity.com/wikitext-2-raw-v1.zip",
+    "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip",
 )
-SMS_SPAM = _Dataset(
-    name="SMS Spam Collection",
-    folder="sms_spam",
-    files=("SMSSpamCollection",),
-    urls=("https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip",),
-    members={"SMSSpamCollection": "SMSSpamCollection"},
-    sample="sms_sample.txt",
-)
-TINYSHAKESPEARE = _Dataset(
-    name="tiny-shakespeare",
-    folder="tinyshakespeare",
-    files=("input.txt",),
-    urls=("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
-    members=None,
-    sample="verse_drama_sample.txt",
-)
+OFFICIAL_TRAIN_LINES = 36_718  # wiki.train.raw of wikitext-2-raw-v1 (Merity et al. 2016)
 
-_announced: set[tuple[str, str]] = set()  # (data set, file) whose fallback line was printed
-_download_failed: dict[str, str] = {}  # data set -> why its download failed in this process
+
+class DataSource(NamedTuple):
+    """Where a split's text comes from: the file read, how it was found, and what part of it is used."""
+
+    path: Path
+    origin: str  # "bundled", "GPT_COURSE_DATA", "cache" or "download"
+    derivation: str  # e.g. "official valid split, articles 1-54"
+
+
+class DataIntegrityError(ValueError):
+    """A data file does not have the SHA-256 it should have."""
 
 
 # --- where things live --------------------------------------------------------------------------
+def data_dir() -> Path:
+    """The folder holding the bundled data: ``$GPT_COURSE_DATA`` if set (a copy of the repository's
+    ``data/``, for a package installed outside a checkout), else the project's ``data/``."""
+    env = os.environ.get("GPT_COURSE_DATA")
+    return Path(env).expanduser() if env else _PROJECT_DIR / "data"
+
+
 def cache_dir() -> Path:
-    """The download cache: ``$GPT_COURSE_CACHE``, else ``data/cache`` of the project checkout,
-    else ``~/.cache/gpt_course``."""
+    """Where downloads go (the official WikiText-2): ``$GPT_COURSE_CACHE``, else ``data/cache`` of the
+    project checkout (ignored by git), else ``~/.cache/gpt_course``."""
     env = os.environ.get("GPT_COURSE_CACHE")
     if env:
         return Path(env).expanduser()
-    project = _PACKAGE_DIR.parent
-    if (project / "pyproject.toml").is_file():
-        return project / "data" / "cache"
+    if (_PROJECT_DIR / "pyproject.toml").is_file():
+        return _PROJECT_DIR / "data" / "cache"
     return Path.home() / ".cache" / "gpt_course"
 
 
@@ -133,117 +115,31 @@ def _offline() -> bool:
     return os.environ.get("GPT_COURSE_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fetch(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Download `url` into the file `dest` (tests replace this function to avoid the network)."""
-    with urllib.request.urlopen(url, timeout=timeout) as r, open(dest, "wb") as f:
-        shutil.copyfileobj(r, f)
-
-
-def _verify(data: bytes, key: str, url: str) -> None:
-    expected = SHA256.get(key)
-    if expected is None:
-        return
-    got = hashlib.sha256(data).hexdigest()
+def _check_sha256(data: bytes, key: str, where: str, fix: str) -> None:
+    got, expected = hashlib.sha256(data).hexdigest(), SHA256[key]
     if got != expected:
-        raise DataIntegrityError(
-            f"{key} downloaded from {url} is corrupted or not the expected file: its SHA-256 is "
-            f"{got}, expected {expected}. Nothing was installed. Try again later, or download it "
-            "yourself and point GPT_COURSE_DATA at the folder that holds it (see data/README.md)."
-        )
+        raise DataIntegrityError(f"{where} is not the expected {key}: its SHA-256 is {got}, expected {expected}. {fix}")
 
 
-def _download(ds: _Dataset, dest_dir: Path) -> bool:
-    """Fetch `ds` into `dest_dir`, verify every file, then move them into place. False if unreachable."""
-    if _offline() or ds.name in _download_failed:
-        return False
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _download_failed[ds.name] = f"cannot create {dest_dir}: {e}"
-        return False
-    errors = []
-    for url in ds.urls:
-        fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=".download-", suffix=".part")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            try:
-                _fetch(url, tmp)
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:  # offline, 404...
-                errors.append(f"{url}: {e}")
-                continue
-            raw = tmp.read_bytes()
-            archive_name = url.rsplit("/", 1)[-1]
-            contents: dict[str, bytes] = {}
-            if ds.members is None:
-                contents[ds.files[0]] = raw
-            else:
-                _verify(raw, archive_name, url)
-                try:
-                    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-                        for file, member in ds.members.items():
-                            contents[file] = zf.read(member)
-                except (zipfile.BadZipFile, KeyError) as e:
-                    raise DataIntegrityError(
-                        f"{url} is not the expected {ds.name} archive ({e}). Nothing was installed."
-                    ) from None
-            for file, data in contents.items():  # verify everything before installing anything
-                _verify(data, f"{ds.folder}/{file}", url)
-            for file, data in contents.items():
-                fd, part = tempfile.mkstemp(dir=dest_dir, prefix=f".{file}-", suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(data)
-                    os.replace(part, dest_dir / file)  # atomic: readers see no file or the whole file
-                finally:
-                    Path(part).unlink(missing_ok=True)
-            return True
-        finally:
-            tmp.unlink(missing_ok=True)
-    _download_failed[ds.name] = "; ".join(errors)
-    return False
-
-
-def _resolve(ds: _Dataset, file: str, root: str | os.PathLike | None) -> DataSource:
-    if root is not None:
-        root = Path(root).expanduser()
-        for candidate in (root / ds.folder / file, root / file):
-            if candidate.is_file():
-                return DataSource(candidate, "root")
+@functools.lru_cache(maxsize=None)
+def _read_bundled(key: str, folder: str) -> str:
+    """The text of the bundled file `key` in `folder`, after checking its SHA-256 (cached per process)."""
+    path = Path(folder) / key
+    if not path.is_file():
         raise FileNotFoundError(
-            f"{ds.name}: neither {root / ds.folder / file} nor {root / file} exists. Pass a root folder "
-            f"that holds {ds.folder}/{file} (or {file} itself), or root=None to search the usual places."
+            f"{path} is missing. The course's data ship in the repository's data/ folder: run the course from a "
+            "clone of the repository, or set GPT_COURSE_DATA to a folder holding a copy of that data/ folder."
         )
-    env = os.environ.get("GPT_COURSE_DATA")
-    if env:
-        candidate = Path(env).expanduser() / ds.folder / file
-        if candidate.is_file():
-            return DataSource(candidate, "GPT_COURSE_DATA")
-    cache = cache_dir() / ds.folder
-    if (cache / file).is_file():
-        return DataSource(cache / file, "cache")
-    if _download(ds, cache) and (cache / file).is_file():
-        return DataSource(cache / file, "download")
-    sample = _PACKAGE_DIR / ds.sample
-    if (ds.name, file) not in _announced:
-        _announced.add((ds.name, file))
-        why = ("downloads off: GPT_COURSE_OFFLINE=1" if _offline()
-               else f"download failed: {_download_failed.get(ds.name, 'unknown error')}")
-        where = f"not in GPT_COURSE_DATA={env}" if env else "GPT_COURSE_DATA unset"
-        print(
-            f"gpt_course: {ds.name} {file} not found ({where}; not in {cache}; {why}). Using the embedded "
-            f"offline sample ({sample.stat().st_size // 1024} KB); for the real data set GPT_COURSE_DATA "
-            f"to a folder holding {ds.folder}/."
-        )
-    return DataSource(sample, "embedded sample")
+    _check_sha256(path.read_bytes(), key, str(path),
+                  "The file was changed (by an editor, or by git converting line endings). Restore it with "
+                  "`git checkout -- data/` in the repository, or copy it again from a fresh clone.")
+    return path.read_text(encoding="utf-8")
+
+
+def _bundled(key: str) -> tuple[str, DataSource]:
+    folder = data_dir()
+    origin = "GPT_COURSE_DATA" if os.environ.get("GPT_COURSE_DATA") else "bundled"
+    return _read_bundled(key, str(folder)), DataSource(folder / key, origin, "whole file")
 
 
 def _check_split(split: str) -> str:
@@ -252,12 +148,14 @@ def _check_split(split: str) -> str:
     return split
 
 
+def _check_corpus(corpus: str) -> str:
+    if corpus not in CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}: use 'course' (the bundled 1 MB course split, the default) "
+                         "or 'official' (the full WikiText-2, downloaded once)")
+    return corpus
+
+
 # --- WikiText-2 ---------------------------------------------------------------------------------
-def resolve_wikitext2(split: str = "train", root: str | os.PathLike | None = None) -> DataSource:
-    """Find (or download) ``wiki.{split}.raw`` and say where it came from."""
-    return _resolve(WIKITEXT2, f"wiki.{_check_split(split)}.raw", root)
-
-
 # a top-level title line, with a blank line (" ") before it and after it
 _TITLE = re.compile(r"(?:\A|(?<=\A \n)|(?<=\n \n)) = [^=\n][^\n]* = \n(?= \n)")
 
@@ -271,51 +169,124 @@ def split_articles(text: str) -> list[str]:
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
 
 
-def _sample_split(text: str, split: str) -> str:
-    """Disjoint train/valid/test portions of the embedded sample, by article (8 : 1 : 1)."""
-    index = {"valid": 8, "test": 9}
-    articles = split_articles(text)
-    if split == "train":
-        return "".join(a for i, a in enumerate(articles) if i % 10 < 8)
-    return "".join(a for i, a in enumerate(articles) if i % 10 == index[split])
+def _course_split(split: str) -> tuple[str, DataSource]:
+    text, src = _bundled(f"wikitext-2-raw/{_COURSE_SOURCE[split]}")
+    if split != "test":
+        articles = split_articles(text)
+        if split == "train":
+            text = "".join(articles[:COURSE_TRAIN_ARTICLES])
+        else:  # each split file starts with a blank line " \n", as the official files do
+            text = " \n" + "".join(articles[COURSE_TRAIN_ARTICLES:])
+    got = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if got != COURSE_SPLIT_SHA256[split]:  # cannot happen with verified files unless the derivation changed
+        raise DataIntegrityError(f"the course {split} split derived from {src.path} has SHA-256 {got}, expected "
+                                 f"{COURSE_SPLIT_SHA256[split]}: the derivation in gpt_course/data.py was changed")
+    return text, src._replace(derivation=_COURSE_DERIVATION[split])
 
 
-def load_wikitext2(split: str = "train", root: str | os.PathLike | None = None) -> str:
-    """The text of WikiText-2 raw `split` ("train", "valid" or "test"); `resolve_wikitext2` says where it came from."""
-    src = resolve_wikitext2(split, root)
-    text = src.path.read_text(encoding="utf-8")
-    return _sample_split(text, split) if src.is_sample else text
+def _download_official(dest: Path) -> None:
+    """Download the official WikiText-2 raw archive, verify it, then install its three files into `dest`.
+
+    Nothing is written to `dest` unless the archive's valid and test members have their known SHA-256 and
+    its train member has the official number of lines."""
+    if _offline():
+        raise RuntimeError("the official WikiText-2 is not in the cache and downloads are off (GPT_COURSE_OFFLINE=1). "
+                           f"Unset it, or put wiki.train.raw, wiki.valid.raw and wiki.test.raw into {dest}.")
+    errors = []
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "wikitext-2-raw-v1.zip"
+        for url in OFFICIAL_WIKITEXT2_URLS:
+            print(f"gpt_course: downloading the official WikiText-2 from {url}", file=sys.stderr)
+            try:
+                _fetch(url, archive)
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:  # offline, 404...
+                errors.append(f"{url}: {e}")
+                continue
+            files = _official_members(archive, url)
+            dest.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                fd, part = tempfile.mkstemp(dir=dest, prefix=f".{name}-", suffix=".part")
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                    os.replace(part, dest / name)  # atomic: readers see no file or the whole file
+                finally:
+                    Path(part).unlink(missing_ok=True)
+            return
+    raise RuntimeError("could not download the official WikiText-2 from any mirror (" + "; ".join(errors) + "). "
+                       f"Download wikitext-2-raw-v1.zip yourself and put its three wiki.*.raw files into {dest}.")
 
 
-# --- SMS Spam Collection ------------------------------------------------------------------------
-def resolve_sms_spam(root: str | os.PathLike | None = None) -> DataSource:
-    """Find (or download) ``SMSSpamCollection`` and say where it came from."""
-    return _resolve(SMS_SPAM, "SMSSpamCollection", root)
+def _fetch(url: str, dest: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Download `url` into the file `dest`."""
+    with urllib.request.urlopen(url, timeout=timeout) as r, open(dest, "wb") as f:
+        shutil.copyfileobj(r, f)
 
 
-def load_sms_spam(root: str | os.PathLike | None = None) -> list[tuple[str, str]]:
-    """The SMS Spam Collection as ``(label, text)`` pairs, label ``"ham"`` or ``"spam"``."""
-    src = resolve_sms_spam(root)
+def _official_members(archive: Path, url: str) -> dict[str, bytes]:
+    """The three split files of the official archive, verified; DataIntegrityError if anything is off."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            files = {f"wiki.{s}.raw": zf.read(f"wikitext-2-raw/wiki.{s}.raw") for s in WIKITEXT2_SPLITS}
+    except (zipfile.BadZipFile, KeyError) as e:
+        raise DataIntegrityError(f"{url} is not the WikiText-2 raw archive ({e}). Nothing was installed.") from None
+    fix = "Nothing was installed; the mirror may be serving another file. Try again later or another mirror."
+    for s in ("valid", "test"):
+        _check_sha256(files[f"wiki.{s}.raw"], f"wikitext-2-raw/wiki.{s}.raw", f"wiki.{s}.raw in {url}", fix)
+    lines = files["wiki.train.raw"].count(b"\n")
+    if lines != OFFICIAL_TRAIN_LINES:
+        raise DataIntegrityError(f"wiki.train.raw in {url} has {lines:,} lines, expected {OFFICIAL_TRAIN_LINES:,}. {fix}")
+    return files
+
+
+def _official_split(split: str) -> tuple[str, DataSource]:
+    dest = cache_dir() / "wikitext-2-raw"
+    path = dest / f"wiki.{split}.raw"
+    origin = "cache"
+    if not all((dest / f"wiki.{s}.raw").is_file() for s in WIKITEXT2_SPLITS):
+        _download_official(dest)
+        origin = "download"
+    data = path.read_bytes()
+    if split != "train":
+        _check_sha256(data, f"wikitext-2-raw/{path.name}", str(path), f"Delete {dest} and load it again.")
+    return data.decode("utf-8"), DataSource(path, origin, f"official {split} split, whole file")
+
+
+def resolve_wikitext2(split: str = "train", corpus: str = "course") -> DataSource:
+    """Where WikiText-2 `split` of `corpus` comes from: the file, how it was found, and which part is used."""
+    return _wikitext2(_check_split(split), _check_corpus(corpus))[1]
+
+
+def load_wikitext2(split: str = "train", corpus: str = "course") -> str:
+    """The raw text of WikiText-2 `split` ("train", "valid" or "test").
+
+    corpus="course" (default): the course split derived from the bundled official files (no network).
+    corpus="official": the official WikiText-2 raw splits (train is 10.9 MB), downloaded once and verified."""
+    return _wikitext2(_check_split(split), _check_corpus(corpus))[0]
+
+
+def _wikitext2(split: str, corpus: str) -> tuple[str, DataSource]:
+    return _course_split(split) if corpus == "course" else _official_split(split)
+
+
+# --- SMS Spam Collection and tiny-shakespeare -----------------------------------------------------
+def load_sms_spam() -> list[tuple[str, str]]:
+    """The SMS Spam Collection v.1 as ``(label, text)`` pairs, label ``"ham"`` or ``"spam"`` (5,574 messages)."""
+    text, src = _bundled("sms_spam/SMSSpamCollection")
     out = []
-    for n, line in enumerate(src.path.read_text(encoding="utf-8").split("\n"), 1):  # not splitlines: keep \x0c etc.
+    for n, line in enumerate(text.split("\n"), 1):  # not splitlines: keep \x0c etc. inside messages
         if not line.strip():
             continue
-        label, sep, text = line.partition("\t")
+        label, sep, message = line.partition("\t")
         if not sep or label not in ("ham", "spam"):
             raise ValueError(f"{src.path}, line {n}: expected 'ham<TAB>text' or 'spam<TAB>text', got {line[:60]!r}")
-        out.append((label, text))
+        out.append((label, message))
     return out
 
 
-# --- tiny-shakespeare ---------------------------------------------------------------------------
-def resolve_tinyshakespeare(root: str | os.PathLike | None = None) -> DataSource:
-    """Find (or download) tiny-shakespeare ``input.txt`` and say where it came from."""
-    return _resolve(TINYSHAKESPEARE, "input.txt", root)
-
-
-def load_tinyshakespeare(root: str | os.PathLike | None = None) -> str:
-    """The tiny-shakespeare corpus as one string (the embedded fallback is an original verse drama)."""
-    return resolve_tinyshakespeare(root).path.read_text(encoding="utf-8")
+def load_tinyshakespeare() -> str:
+    """The tiny-shakespeare corpus (1,115,394 characters of Shakespeare's plays) as one string."""
+    return _bundled("tinyshakespeare/input.txt")[0]
 
 
 # --- token streams and batches ------------------------------------------------------------------
@@ -349,32 +320,3 @@ def get_batch(data: torch.Tensor, block_size: int, batch_size: int, generator: t
     if device is not None:
         x, y = x.to(device), y.to(device)
     return x, y
-
-
-class TokenDataset(torch.utils.data.Dataset):
-    """Blocks of a token stream as ``(x, y)`` pairs, y shifted by one token.
-
-    The default `stride` (= block_size) gives non-overlapping blocks; a smaller stride overlaps them."""
-
-    def __init__(self, data: torch.Tensor, block_size: int, stride: int | None = None) -> None:
-        self.data = _as_token_tensor(data)
-        _check_length(self.data.numel(), block_size)
-        self.block_size = block_size
-        self.stride = block_size if stride is None else stride
-        if self.stride < 1:
-            raise ValueError(f"stride must be at least 1, got {stride}")
-
-    def __len__(self) -> int:
-        return (self.data.numel() - self.block_size - 1) // self.stride + 1
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"block {i} out of range for {len(self)} blocks")
-        start = (i % len(self)) * self.stride
-        chunk = self.data[start:start + self.block_size + 1]
-        return chunk[:-1], chunk[1:]
-
-
-def encode_splits(tokenizer: Tokenizer, splits: dict[str, str]) -> dict[str, torch.Tensor]:
-    """Encode each text of `splits` (e.g. {"train": ..., "valid": ...}) into a 1-D long tensor of token ids."""
-    return {name: torch.tensor(tokenizer.encode(text), dtype=torch.long) for name, text in splits.items()}

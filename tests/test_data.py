@@ -1,11 +1,15 @@
-"""Data: where each data set is found, verified downloads, the embedded samples, batching."""
+"""Data: the bundled files and their checksums, the derived course split, the verified official download,
+batching."""
 
-import dataclasses
 import hashlib
-import importlib.util
 import io
 import os
+import shutil
+import socket
+import subprocess
+import sys
 import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -13,246 +17,213 @@ import pytest
 import torch
 
 from gpt_course import data
-from gpt_course.tokenizers import CharTokenizer
 
-REAL = os.environ.get("GPT_COURSE_DATA")  # set in CI to the team's verified copies
 PROJECT = Path(data.__file__).resolve().parent.parent
+BUNDLED = ("wikitext-2-raw/wiki.valid.raw", "wikitext-2-raw/wiki.test.raw", "sms_spam/SMSSpamCollection",
+           "tinyshakespeare/input.txt")
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """No test touches the network, and each test sees the fallback line afresh."""
-    monkeypatch.setenv("GPT_COURSE_OFFLINE", "1")
-    monkeypatch.setattr(data, "_announced", set())
-    monkeypatch.setattr(data, "_download_failed", {})
+def fresh(monkeypatch):
+    """Each test reads the files afresh (the per-process cache of verified files is emptied)."""
+    monkeypatch.delenv("GPT_COURSE_DATA", raising=False)
+    data._read_bundled.cache_clear()
+    yield
+    data._read_bundled.cache_clear()
 
 
 @pytest.fixture
-def nowhere(monkeypatch, tmp_path):
-    """No GPT_COURSE_DATA and an empty cache: only the embedded samples are left."""
-    monkeypatch.delenv("GPT_COURSE_DATA", raising=False)
-    monkeypatch.setenv("GPT_COURSE_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def no_network(monkeypatch):
+    """Any attempt to open a URL or a socket fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the network was touched: {args[:1]}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-def titles(text):
-    return {a.split("\n")[1] if a.startswith(" \n") else a.split("\n")[0] for a in data.split_articles(text)}
+# --- the bundled files ------------------------------------------------------------------------
+@pytest.mark.parametrize("key", BUNDLED)
+def test_bundled_files_are_the_verified_originals(key):
+    blob = (PROJECT / "data" / key).read_bytes()
+    assert hashlib.sha256(blob).hexdigest() == data.SHA256[key]
+    readme = (PROJECT / "data" / "README.md").read_text(encoding="utf-8")
+    assert data.SHA256[key] in readme and f"{len(blob):,}" in readme, f"data/README.md must list {key}"
 
 
-# --- WikiText-2 -------------------------------------------------------------------------------
-def test_wikitext_splits_are_nonempty_and_disjoint():
-    train, valid, test = (data.load_wikitext2(s) for s in data.WIKITEXT2_SPLITS)
-    assert len(train) > 5 * len(valid) > 0 and len(test) > 0
-    assert not titles(train) & titles(valid) and not titles(train) & titles(test)
-    src = data.resolve_wikitext2("train")
-    assert src.origin == ("GPT_COURSE_DATA" if REAL else "embedded sample")
-    if REAL:  # this team's copy: train is ~1 MB re-split from the official valid split
-        assert 900_000 < len(train.encode("utf-8")) < 1_100_000
-        assert len(data.split_articles(test)) == 60
+def test_git_keeps_the_data_bytes_as_they_are():
+    """A checkout on Windows with core.autocrlf must not turn LF into CRLF (the checksums would fail)."""
+    attributes = (PROJECT / ".gitattributes").read_text(encoding="utf-8")
+    for folder in ("wikitext-2-raw", "sms_spam", "tinyshakespeare"):
+        assert f"data/{folder}/** -text" in attributes
 
 
-def test_sample_fallback_says_so_once_and_splits_by_article(nowhere, capsys):
-    train = data.load_wikitext2("train")
-    data.load_wikitext2("train")
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1
-    assert "embedded offline sample" in out[0] and "GPT_COURSE_DATA" in out[0]
-    assert data.resolve_wikitext2("valid").is_sample
-    sample = (PROJECT / "gpt_course" / "wikitext_sample.txt").read_text(encoding="utf-8")
-    parts = [data.split_articles(data.load_wikitext2(s)) for s in data.WIKITEXT2_SPLITS]
-    assert sorted(sum(parts, [])) == sorted(data.split_articles(sample))  # a partition of the articles
-    n_train, n_valid, n_test = map(len, parts)
-    assert n_train == pytest.approx(8 * n_valid, rel=0.2) and n_valid == pytest.approx(n_test, abs=1)
-    assert train.startswith(" \n = ")
+def test_default_loaders_never_touch_the_network(no_network):
+    for split in data.WIKITEXT2_SPLITS:
+        assert data.load_wikitext2(split)
+        assert data.resolve_wikitext2(split).origin == "bundled"
+    rows = data.load_sms_spam()
+    assert (len(rows), sum(label == "spam" for label, _ in rows)) == (5574, 747)
+    text = data.load_tinyshakespeare()
+    assert len(text) == 1_115_394 and text.startswith("First Citizen:")
 
 
-def test_bad_split_lists_valid_ones():
+def test_loaders_print_nothing_to_stdout():
+    code = ("from gpt_course import data\n"
+            "for s in data.WIKITEXT2_SPLITS: data.load_wikitext2(s)\n"
+            "data.load_sms_spam(); data.load_tinyshakespeare()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+
+
+# --- the course split -------------------------------------------------------------------------
+def test_course_split_is_byte_identical_to_the_text_the_notebooks_ran_on():
+    expected = {  # the SHA-256 of the files every committed notebook output was computed from
+        "train": ("b5ace5c8d260937d5a4d614ed104ac2d05e1313ca95d63a10643c74f5d2bef5e", 1_019_909, 54),
+        "valid": ("2e86bc0819289527bc8449014cc312b349e1eed15da0d87639bc6fd9decd76b3", 126_939, 6),
+        "test": ("173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08", 1_290_590, 60),
+    }
+    for split, (sha, size, articles) in expected.items():
+        blob = data.load_wikitext2(split).encode("utf-8")
+        assert (hashlib.sha256(blob).hexdigest(), len(blob)) == (sha, size)
+        assert len(data.split_articles(blob.decode("utf-8"))) == articles
+    assert data.COURSE_SPLIT_SHA256 == {split: sha for split, (sha, _, _) in expected.items()}
+
+
+def test_course_split_is_made_of_the_official_valid_articles():
+    official = (PROJECT / "data" / "wikitext-2-raw" / "wiki.valid.raw").read_text(encoding="utf-8")
+    train, valid = data.load_wikitext2("train"), data.load_wikitext2("valid")
+    assert official.startswith(train) and train.startswith(" \n = Homarus gammarus = ")
+    assert " \n" + official[len(train):] == valid and valid.startswith(" \n = Where the Streets Have No Name")
+    titles = lambda text: {a for a in data.split_articles(text)}  # noqa: E731
+    assert not titles(train) & titles(valid)
+    assert data.resolve_wikitext2("valid").derivation == "official valid split, articles 55-60"
+
+
+def test_bad_split_or_corpus_says_what_is_valid():
     with pytest.raises(ValueError, match="train, valid, test"):
         data.load_wikitext2("validation")
+    with pytest.raises(ValueError, match="'course'.*'official'"):
+        data.load_wikitext2("train", corpus="wikitext-103")
 
 
-@pytest.mark.parametrize("layout", ["wikitext-2-raw/", ""])
-def test_explicit_root_accepts_both_layouts(tmp_path, layout):
-    f = tmp_path / f"{layout}wiki.valid.raw"
-    f.parent.mkdir(parents=True, exist_ok=True)
-    f.write_text(" \n = Mine = \n \n", encoding="utf-8")
-    assert data.load_wikitext2("valid", root=tmp_path) == " \n = Mine = \n \n"
-    assert data.resolve_wikitext2("valid", root=tmp_path) == (f, "root")
-    with pytest.raises(FileNotFoundError, match="wiki.test.raw"):
-        data.load_wikitext2("test", root=tmp_path)
+# --- a changed or missing bundled file ----------------------------------------------------------
+@pytest.fixture
+def copy_of_data(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    for key in BUNDLED:
+        (folder / key).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROJECT / "data" / key, folder / key)
+    monkeypatch.setenv("GPT_COURSE_DATA", str(folder))
+    return folder
 
 
-def test_env_var_then_cache(monkeypatch, tmp_path, nowhere):
-    env = tmp_path / "env" / "wikitext-2-raw"
-    env.mkdir(parents=True)
-    (env / "wiki.test.raw").write_text("from env", encoding="utf-8")
-    (nowhere / "wikitext-2-raw").mkdir(parents=True)
-    (nowhere / "wikitext-2-raw" / "wiki.test.raw").write_text("from cache", encoding="utf-8")
-    assert data.load_wikitext2("test") == "from cache"
-    assert data.resolve_wikitext2("test").origin == "cache"
-    monkeypatch.setenv("GPT_COURSE_DATA", str(tmp_path / "env"))
-    assert data.load_wikitext2("test") == "from env"
-    assert data.resolve_wikitext2("test").origin == "GPT_COURSE_DATA"
+def test_a_copy_named_by_gpt_course_data_is_used(copy_of_data):
+    assert data.load_wikitext2("train").startswith(" \n = Homarus gammarus")
+    assert data.resolve_wikitext2("test") == (copy_of_data / "wikitext-2-raw" / "wiki.test.raw", "GPT_COURSE_DATA",
+                                              "official test split, whole file")
 
 
-def test_default_cache_is_the_ignored_project_folder(monkeypatch):
-    monkeypatch.delenv("GPT_COURSE_CACHE", raising=False)
-    assert data.cache_dir() == PROJECT / "data" / "cache"
-    assert "data/cache/" in (PROJECT / ".gitignore").read_text()
+def test_a_changed_file_is_refused_with_the_fix(copy_of_data):
+    path = copy_of_data / "sms_spam" / "SMSSpamCollection"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # what a line-ending conversion does
+    with pytest.raises(data.DataIntegrityError, match="SHA-256.*git checkout -- data/"):
+        data.load_sms_spam()
 
 
-# --- verified downloads (against local files: file:// URLs and a replaced _fetch) --------------
+def test_a_missing_file_says_where_the_data_live(copy_of_data):
+    (copy_of_data / "tinyshakespeare" / "input.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="data/ folder.*GPT_COURSE_DATA"):
+        data.load_tinyshakespeare()
+
+
+# --- the official WikiText-2: one explicit choice away, verified before it is cached -------------
 def _zip(files):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
+        for name, blob in files.items():
+            zf.writestr(f"wikitext-2-raw/{name}", blob)
     return buf.getvalue()
 
 
+def official_files():
+    """An archive's members: the real valid and test files, and a train file with the official line count."""
+    read = lambda s: (PROJECT / "data" / "wikitext-2-raw" / f"wiki.{s}.raw").read_bytes()  # noqa: E731
+    return {"wiki.train.raw": b" \n = Train = \n" * (data.OFFICIAL_TRAIN_LINES // 2),
+            "wiki.valid.raw": read("valid"), "wiki.test.raw": read("test")}
+
+
 @pytest.fixture
-def fake_wikitext(monkeypatch, tmp_path, nowhere):
-    """A local 'official' archive whose valid/test checksums are the known ones."""
-    monkeypatch.delenv("GPT_COURSE_OFFLINE")
-    good = {f"wikitext-2-raw/wiki.{s}.raw": f" \n = Fake {s} = \n \n" for s in data.WIKITEXT2_SPLITS}
-    for s in ("valid", "test"):
-        key = f"wikitext-2-raw/wiki.{s}.raw"
-        monkeypatch.setitem(data.SHA256, key, hashlib.sha256(good[key].encode()).hexdigest())
-    archive = tmp_path / "wikitext-2-raw-v1.zip"
-    monkeypatch.setattr(data, "WIKITEXT2", dataclasses.replace(data.WIKITEXT2, urls=(archive.as_uri(),)))
-    return archive, good, nowhere / "wikitext-2-raw"
+def mirror(monkeypatch, tmp_path):
+    """The mirrors serve `served["archive"]`; `fetched` records the URLs asked for. Cache in tmp_path."""
+    monkeypatch.delenv("GPT_COURSE_OFFLINE", raising=False)
+    monkeypatch.setenv("GPT_COURSE_CACHE", str(tmp_path / "cache"))
+    served, fetched = {}, []
+
+    def fetch(url, dest, timeout=None):
+        fetched.append(url)
+        Path(dest).write_bytes(served["archive"])
+
+    monkeypatch.setattr(data, "_fetch", fetch)
+    return served, fetched, tmp_path / "cache" / "wikitext-2-raw"
 
 
 def leftovers(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_download_verifies_and_installs(fake_wikitext):
-    archive, good, cache = fake_wikitext
-    archive.write_bytes(_zip(good))
-    assert data.load_wikitext2("valid") == good["wikitext-2-raw/wiki.valid.raw"]
-    assert data.resolve_wikitext2("test").origin == "cache"  # installed once, found in the cache after
+def test_official_corpus_is_downloaded_verified_and_cached(mirror, capsys):
+    served, fetched, cache = mirror
+    served["archive"] = _zip(official_files())
+    train = data.load_wikitext2("train", corpus="official")
+    assert train.count("\n") == data.OFFICIAL_TRAIN_LINES
+    assert fetched == [data.OFFICIAL_WIKITEXT2_URLS[0]]
     assert leftovers(cache) == ["wiki.test.raw", "wiki.train.raw", "wiki.valid.raw"]  # no temporary files
+    assert data.resolve_wikitext2("valid", corpus="official").origin == "cache"
+    assert data.load_wikitext2("test", corpus="official") == data.load_wikitext2("test")
+    assert len(fetched) == 1  # downloaded once
+    captured = capsys.readouterr()
+    assert captured.out == "" and "downloading the official WikiText-2" in captured.err
 
 
-def test_tampered_download_is_rejected_and_leaves_nothing(fake_wikitext):
-    archive, good, cache = fake_wikitext
-    archive.write_bytes(_zip({**good, "wikitext-2-raw/wiki.test.raw": " \n = Changed = \n \n"}))
-    with pytest.raises(data.DataIntegrityError, match="SHA-256"):
-        data.load_wikitext2("train")
+@pytest.mark.parametrize("tamper", ["valid", "test", "train lines", "not a zip", "member missing"])
+def test_a_tampered_archive_is_rejected_and_nothing_is_cached(mirror, tamper):
+    served, _, cache = mirror
+    files = official_files()
+    if tamper in ("valid", "test"):
+        files[f"wiki.{tamper}.raw"] = files[f"wiki.{tamper}.raw"].replace(b" the ", b" a ", 1)
+    elif tamper == "train lines":
+        files["wiki.train.raw"] += b" extra line \n"
+    elif tamper == "member missing":
+        del files["wiki.valid.raw"]
+    served["archive"] = b"<html>moved</html>" if tamper == "not a zip" else _zip(files)
+    with pytest.raises(data.DataIntegrityError, match="Nothing was installed"):
+        data.load_wikitext2("train", corpus="official")
     assert leftovers(cache) == []
-    archive.write_bytes(b"this is not a zip file")
-    with pytest.raises(data.DataIntegrityError, match="not the expected"):
-        data.load_wikitext2("train")
-    assert leftovers(cache) == []
 
 
-def test_network_failure_falls_back_quickly_and_once(fake_wikitext, monkeypatch, capsys):
-    calls = []
+def test_official_corpus_offline_or_unreachable_says_how_to_get_it(mirror, monkeypatch):
+    monkeypatch.setenv("GPT_COURSE_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="downloads are off.*wiki.train.raw"):
+        data.load_wikitext2("train", corpus="official")
+    monkeypatch.delenv("GPT_COURSE_OFFLINE")
 
-    def no_network(url, dest, timeout=data.DOWNLOAD_TIMEOUT_S):
-        calls.append(url)
+    def unreachable(url, dest, timeout=None):
         Path(dest).write_bytes(b"half a downl")  # the connection dropped mid-way
         raise urllib.error.URLError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(data, "_fetch", no_network)
-    for s in data.WIKITEXT2_SPLITS:
-        assert data.resolve_wikitext2(s).is_sample
-    assert len(calls) == 1  # a failed download is not retried for every split
-    out = capsys.readouterr().out
-    assert "download failed" in out and "name resolution" in out
-    assert leftovers(fake_wikitext[2]) == []
+    monkeypatch.setattr(data, "_fetch", unreachable)
+    with pytest.raises(RuntimeError, match="any mirror.*name resolution"):
+        data.load_wikitext2("valid", corpus="official")
+    assert leftovers(mirror[2]) == []
 
 
-def test_plain_file_download_is_verified(monkeypatch, tmp_path, nowhere):
-    monkeypatch.delenv("GPT_COURSE_OFFLINE")
-    src = tmp_path / "input.txt"
-    src.write_text("FIRST VOICE:\nHello.\n", encoding="utf-8")
-    monkeypatch.setattr(data, "TINYSHAKESPEARE", dataclasses.replace(data.TINYSHAKESPEARE, urls=(src.as_uri(),)))
-    monkeypatch.setitem(data.SHA256, "tinyshakespeare/input.txt", "0" * 64)
-    with pytest.raises(data.DataIntegrityError, match="expected 0000"):
-        data.load_tinyshakespeare()
-    assert leftovers(nowhere / "tinyshakespeare") == []
-    monkeypatch.setitem(data.SHA256, "tinyshakespeare/input.txt", hashlib.sha256(src.read_bytes()).hexdigest())
-    assert data.load_tinyshakespeare() == "FIRST VOICE:\nHello.\n"
-    assert data.resolve_tinyshakespeare().origin == "cache"
-
-
-# --- SMS Spam Collection and tiny-shakespeare -------------------------------------------------
-def test_sms_spam_labels_and_balance():
-    rows = data.load_sms_spam()
-    labels = [label for label, _ in rows]
-    assert set(labels) == {"ham", "spam"} and all(text for _, text in rows)
-    assert 0.1 < labels.count("spam") / len(rows) < 0.3
-    if REAL:
-        assert (len(rows), labels.count("spam")) == (5574, 747)
-
-
-def test_sms_sample(nowhere):
-    rows = data.load_sms_spam()
-    assert data.resolve_sms_spam().is_sample
-    assert len(rows) == 300 and sum(label == "spam" for label, _ in rows) == 60
-    assert len({text for _, text in rows}) == 300
-
-
-def test_tinyshakespeare():
-    text = data.load_tinyshakespeare()
-    if REAL:
-        assert len(text) == 1_115_394 and text.startswith("First Citizen:")
-    assert text.count(":\n") > 300  # speaker lines, as the char-level notebooks expect
-
-
-def test_verse_sample(nowhere):
-    text = data.load_tinyshakespeare()
-    assert data.resolve_tinyshakespeare().is_sample
-    assert 40_000 < len(text) < 60_000 and text.count(":\n") > 300
-
-
-# --- the embedded samples ---------------------------------------------------------------------
-def _make_samples_module():
-    spec = importlib.util.spec_from_file_location("make_samples", PROJECT / "data" / "make_samples.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_samples_are_reproducible_from_the_script(tmp_path):
-    _make_samples_module().main(["--out", str(tmp_path)])
-    for name in ("wikitext_sample.txt", "sms_sample.txt", "verse_drama_sample.txt"):
-        assert (tmp_path / name).read_bytes() == (PROJECT / "gpt_course" / name).read_bytes(), name
-
-
-def test_readme_lists_each_sample_with_its_checksum():
-    readme = (PROJECT / "data" / "README.md").read_text(encoding="utf-8")
-    for name in ("wikitext_sample.txt", "sms_sample.txt", "verse_drama_sample.txt"):
-        blob = (PROJECT / "gpt_course" / name).read_bytes()
-        assert hashlib.sha256(blob).hexdigest() in readme, f"update data/README.md for {name}"
-        assert f"{len(blob):,} bytes" in readme, f"update the size of {name} in data/README.md"
-
-
-def test_wikitext_sample_has_the_wikitext_raw_format():
-    text = (PROJECT / "gpt_course" / "wikitext_sample.txt").read_text(encoding="utf-8")
-    assert 150_000 < len(text.encode("utf-8")) < 300_000
-    assert all(line.startswith(" ") for line in text.split("\n")[:-1])  # blank lines are " "
-    for marker in (" @,@ ", " @.@ ", " @-@ ", " = = ", " , ", " . ", " 's "):
-        assert marker in text
-    assert len(data.split_articles(text)) > 150
-
-
-@pytest.mark.skipif(not REAL, reason="needs GPT_COURSE_DATA to compare against the real corpora")
-def test_samples_copy_no_sentences_from_the_real_corpora():
-    def shingles(text, n):
-        words = text.split()
-        return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
-
-    root = Path(REAL)
-    real = "".join((root / "wikitext-2-raw" / f"wiki.{s}.raw").read_text(encoding="utf-8")
-                   for s in data.WIKITEXT2_SPLITS)
-    ours = (PROJECT / "gpt_course" / "wikitext_sample.txt").read_text(encoding="utf-8")
-    assert not shingles(ours, 10) & shingles(real, 10)
-    sms_real = (root / "sms_spam" / "SMSSpamCollection").read_text(encoding="utf-8")
-    sms_ours = (PROJECT / "gpt_course" / "sms_sample.txt").read_text(encoding="utf-8")
-    assert not shingles(sms_ours, 6) & shingles(sms_real, 6)
+def test_default_cache_is_the_ignored_project_folder(monkeypatch):
+    monkeypatch.delenv("GPT_COURSE_CACHE", raising=False)
+    assert data.cache_dir() == PROJECT / "data" / "cache"
+    assert "data/cache/" in (PROJECT / ".gitignore").read_text()
 
 
 # --- split_articles ---------------------------------------------------------------------------
@@ -286,24 +257,3 @@ def test_get_batch_errors_speak_to_the_learner():
         data.get_batch(torch.zeros(4, 40, dtype=torch.long), 8, 2, g)
     with pytest.raises(ValueError, match="integers"):
         data.get_batch(torch.rand(100), 8, 2, g)
-
-
-def test_token_dataset_blocks():
-    ds = data.TokenDataset(torch.arange(100), block_size=10)
-    assert len(ds) == 9  # 9 full blocks whose targets (one step ahead) stay inside the stream
-    x, y = ds[3]
-    assert torch.equal(x, torch.arange(30, 40)) and torch.equal(y, torch.arange(31, 41))
-    assert torch.equal(ds[-1][0], ds[8][0])
-    with pytest.raises(IndexError):
-        ds[9]
-    assert len(data.TokenDataset(torch.arange(100), 10, stride=5)) == 18
-    xb, yb = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
-    assert xb.shape == (4, 10) and torch.equal(yb, xb + 1)
-
-
-def test_encode_splits_round_trips():
-    splits = {"train": "the river and the town", "valid": "the town"}
-    tok = CharTokenizer.from_text(splits["train"])
-    enc = data.encode_splits(tok, splits)
-    assert set(enc) == {"train", "valid"} and enc["train"].dtype == torch.long
-    assert tok.decode(enc["valid"]) == "the town"
