@@ -209,6 +209,8 @@ def expected_calibration_error(probs, correct, n_bins: int = 10) -> float:
 
 
 class Score(NamedTuple):
+    """Overlap as a fraction of the candidate (precision), of the reference (recall), and their harmonic mean."""
+
     precision: float
     recall: float
     f1: float

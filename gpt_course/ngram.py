@@ -1,7 +1,7 @@
 """A count-based n-gram language model: the baseline every neural model in the course has to beat.
 
-Notebook 02 builds `NGramLM` by hand; notebooks 10 and 13 pick its order on validation text
-(`select_ngram_order`) and use it as a baseline. Scores are in nats, converted at the end: bits = nats / ln 2.
+Notebook 02 builds `NGramLM` by hand; notebooks 10 and 13 fit one per order (`fit_ngram_models`), keep the
+order that scores best on validation text (`select_ngram_order`) and use it as a baseline. Scores are in nats, converted at the end: bits = nats / ln 2.
 """
 
 from __future__ import annotations
