@@ -27,7 +27,8 @@ from _common import emit, median  # noqa: E402
 
 from gpt_course import GPT, GPTConfig, seed_everything  # noqa: E402
 from gpt_course.data import get_batch, load_wikitext2  # noqa: E402
-from gpt_course.evaluate import bits_per_byte, fit_ngram_models  # noqa: E402
+from gpt_course.evaluate import bits_per_byte  # noqa: E402
+from gpt_course.ngram import fit_ngram_models  # noqa: E402
 from gpt_course.pretrain import COURSE_RECIPE, Recipe  # noqa: E402
 from gpt_course.tokenizers import BPETokenizer, CharTokenizer  # noqa: E402
 from gpt_course.train import TrainConfig, Trainer  # noqa: E402

@@ -1,9 +1,8 @@
-"""Fine-tuning a pretrained GPT: a classification head, supervised fine-tuning with loss masking, chat, ROUGE.
+"""Fine-tuning a pretrained GPT: a classification head, and supervised fine-tuning with loss masking.
 
 Notebook 14 puts a classifier on the last token (`GPTClassifier`, `freeze`, `train_classifier`), notebook 15
-fine-tunes on prompt → completion pairs with the prompt's loss masked (`build_sft_example`, `train_sft`) and
-scores summaries with `rouge_n` / `rouge_l`, notebook 16 does the same for chats (`chat_template`,
-`mask_user_turns`).
+fine-tunes on prompt → completion pairs with the prompt's loss masked (`build_sft_example`, `train_sft`),
+notebook 16 does the same for chats (`gpt_course.chat`). ROUGE, the summaries' score, is in `gpt_course.evaluate`.
 
 Masking uses the convention of `GPT.forward`: a target of -100 (`IGNORE_INDEX`) is left out of the
 cross-entropy, so the model is graded only on the tokens it should learn to write.
@@ -13,9 +12,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .generate import generate
 from .model import GPT
 from .train import History, TrainConfig
 
@@ -372,134 +369,3 @@ def train_sft(model: GPT, examples: Sequence[tuple[torch.Tensor, torch.Tensor]],
     model.eval()
     history.elapsed = time.perf_counter() - start
     return history
-
-
-def complete(model: GPT, tokenizer, prompt: str | Sequence[int], max_new_tokens: int = 24, stop: str = "\n") -> str:
-    """Greedy continuation of `prompt` (text or token ids), cut before the first `stop` string.
-
-    The prompt is cropped to its last block_size - max_new_tokens tokens, so the answer fits the window."""
-    ids = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
-    ids = ids[-max(1, model.config.block_size - max_new_tokens):]
-    out = generate(model, torch.tensor([ids], device=model.device), max_new_tokens, temperature=0.0)
-    text = tokenizer.decode(out[0, len(ids):].tolist())
-    return text.split(stop, 1)[0].strip()
-
-
-# --------------------------------------------------------------------------------------------- chat
-
-USER, ASSISTANT, END = "<|user|>", "<|assistant|>", "<|end|>"
-ROLE_MARKERS = {"user": USER, "assistant": ASSISTANT}
-
-
-def _marker(message: dict) -> str:
-    role = message.get("role") if isinstance(message, dict) else None
-    if role not in ROLE_MARKERS:
-        raise ValueError(f"unknown role {role!r}: a message is {{'role': 'user' | 'assistant', 'content': ...}}")
-    return ROLE_MARKERS[role]
-
-
-def chat_template(messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
-    """The text a chat is written as: ``<|user|>Hi<|end|>\\n<|assistant|>Hello!<|end|>\\n``.
-
-    With `add_generation_prompt` it ends in ``<|assistant|>``, the cue for the model's reply. The markers are
-    plain text: the course's byte-level BPE has no special tokens and splits each into a few ordinary ones."""
-    text = "".join(f"{_marker(m)}{m['content']}{END}\n" for m in messages)
-    return text + (ASSISTANT if add_generation_prompt else "")
-
-
-def _chat_segments(tokenizer, messages: Sequence[dict], add_generation_prompt: bool) -> list[tuple[list[int], bool]]:
-    """Every turn as four pieces, marker | content | <|end|> | newline, each encoded on its own (so the mask
-    falls on token boundaries); trained: an assistant's content and its <|end|>."""
-    segments = []
-    for m in messages:
-        trained = m.get("role") == "assistant"
-        segments += [(tokenizer.encode(_marker(m)), False), (tokenizer.encode(m["content"]), trained),
-                     (tokenizer.encode(END), trained), (tokenizer.encode("\n"), False)]
-    if add_generation_prompt:
-        segments.append((tokenizer.encode(ASSISTANT), False))
-    return segments
-
-
-def encode_chat(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = False) -> list[int]:
-    """Token ids of `chat_template(messages, add_generation_prompt)`, encoded piece by piece."""
-    return [i for seg, _ in _chat_segments(tokenizer, messages, add_generation_prompt) for i in seg]
-
-
-def mask_user_turns(tokenizer, messages: Sequence[dict], block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, y) for a chat: every target is -100 except the assistant's words and their <|end|>.
-
-    A chat longer than the block keeps its end (the latest turns); an assistant turn that lost its start
-    to the cut is masked as well, since its cue is gone."""
-    segments = _chat_segments(tokenizer, messages, False)
-    cut = max(0, sum(len(s) for s, _ in segments) - (block_size + 1))  # tokens that fall off the front
-    out, start = [], 0
-    for k in range(0, len(segments), 4):  # one message: marker, content, end, newline
-        turn = segments[k:k + 4]
-        out += [(seg, trained and start >= cut) for seg, trained in turn]
-        start += sum(len(seg) for seg, _ in turn)
-    return _pack(out, block_size)
-
-
-def chat_reply(model: GPT, tokenizer, messages: Sequence[dict], max_new_tokens: int = 40) -> str:
-    """The model's next assistant turn (greedy). It is cut where a marker starts ("<|"): a small model may
-    garble the several tokens of <|end|>, and a reply never contains "<|"."""
-    return complete(model, tokenizer, encode_chat(tokenizer, messages, add_generation_prompt=True),
-                    max_new_tokens, stop="<|")
-
-
-# --------------------------------------------------------------------------------------------- ROUGE
-
-
-class Score(NamedTuple):
-    precision: float
-    recall: float
-    f1: float
-
-
-def rouge_tokens(text: str) -> list[str]:
-    """Lowercase words: runs of letters and digits (the `rouge-score` package's default, without stemming)."""
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-def _score(overlap: int, n_candidate: int, n_reference: int) -> Score:
-    p = overlap / n_candidate if n_candidate else 0.0
-    r = overlap / n_reference if n_reference else 0.0
-    return Score(p, r, 2 * p * r / (p + r) if p + r else 0.0)
-
-
-def rouge_n(candidate: str, reference: str, n: int = 1) -> Score:
-    """ROUGE-N (Lin 2004): overlap of word n-grams, each counted at most as often as it occurs in both."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    c, r = rouge_tokens(candidate), rouge_tokens(reference)
-    cg = Counter(tuple(c[i:i + n]) for i in range(len(c) - n + 1))
-    rg = Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1))
-    return _score(sum((cg & rg).values()), sum(cg.values()), sum(rg.values()))
-
-
-def lcs_length(a: Sequence, b: Sequence) -> int:
-    """Length of the longest common subsequence (in order, gaps allowed), by dynamic programming."""
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
-
-
-def rouge_l(candidate: str, reference: str) -> Score:
-    """ROUGE-L: the longest common subsequence of words, as a fraction of each text."""
-    c, r = rouge_tokens(candidate), rouge_tokens(reference)
-    return _score(lcs_length(c, r), len(c), len(r))
-
-
-def mean_rouge(candidates: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Mean F1 of ROUGE-1, ROUGE-2 and ROUGE-L over pairs."""
-    if len(candidates) != len(references) or not candidates:
-        raise ValueError(f"need the same non-zero number of candidates and references, got "
-                         f"{len(candidates)} and {len(references)}")
-    pairs = list(zip(candidates, references))
-    return {"rouge1": float(np.mean([rouge_n(c, r, 1).f1 for c, r in pairs])),
-            "rouge2": float(np.mean([rouge_n(c, r, 2).f1 for c, r in pairs])),
-            "rougeL": float(np.mean([rouge_l(c, r).f1 for c, r in pairs]))}

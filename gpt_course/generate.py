@@ -1,9 +1,11 @@
 """Autoregressive generation: temperature, top-k, top-p (nucleus), repetition penalty, and a key/value cache."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
+
+from .utils import evaluating
 
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -106,9 +108,7 @@ def generate(
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     _check_sampling(temperature, top_k, top_p)
     block = model.config.block_size
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         cache, fed = None, 0  # fed: how many tokens of idx the cache holds
         for _ in range(max_new_tokens):
             if use_cache and cache is not None and idx.shape[1] <= block:
@@ -127,6 +127,33 @@ def generate(
                 probs = torch.softmax(logits, dim=-1)
                 next_id = torch.multinomial(probs, num_samples=1, generator=generator)
             idx = torch.cat((idx, next_id), dim=1)
-    finally:
-        model.train(was_training)
     return idx
+
+
+def generate_text(
+    model,
+    tokenizer,
+    prompt: str | Sequence[int],
+    max_new_tokens: int,
+    stop: str | None = None,
+    num_samples: int | None = None,
+    fit_window: bool = False,
+    **sampling,
+) -> str | list[str]:
+    """The text `model` writes after `prompt` (a string or its token ids), the prompt not included.
+
+    `sampling` goes to `generate` (temperature, top_k, top_p, repetition_penalty, generator, ...). `stop` cuts
+    the text before its first occurrence. With `num_samples=n`, n continuations are drawn side by side from one
+    generator and a list of n texts comes back. `fit_window` keeps only the last block_size - max_new_tokens
+    prompt tokens, so that the whole answer is written with the prompt in view.
+    """
+    ids = tokenizer.encode(prompt) if isinstance(prompt, str) else [int(i) for i in prompt]
+    if fit_window:
+        ids = ids[-max(1, model.config.block_size - max_new_tokens):]
+    device = next(model.parameters()).device
+    idx = torch.tensor([ids] * (num_samples or 1), dtype=torch.long, device=device)  # (n, T)
+    out = generate(model, idx, max_new_tokens, **sampling)                             # (n, T + max_new_tokens)
+    texts = [tokenizer.decode(row[len(ids):].tolist()) for row in out]
+    if stop is not None:
+        texts = [t.split(stop, 1)[0] for t in texts]
+    return texts if num_samples is not None else texts[0]

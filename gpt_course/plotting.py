@@ -1,4 +1,4 @@
-"""Figures the notebooks share: attention heatmaps with token labels, and a grid of heads.
+"""Figures the notebooks and widgets share: attention heatmaps with token labels, and a grid of heads.
 
 Masked cells (a query may not look at that key) are drawn grey and hatched, so a causal mask is visible
 at a glance and is never confused with a weight that merely happens to be small.
@@ -31,9 +31,10 @@ def _as_array(weights) -> np.ndarray:
     return np.asarray(weights, dtype=float)
 
 
-def _inferred_mask(w: np.ndarray) -> np.ndarray:
-    """True = may attend. A causal mask when every weight above the diagonal is exactly 0, else all True."""
-    T_q, T_k = w.shape
+def inferred_mask(w: np.ndarray) -> np.ndarray:
+    """(T_q, T_k) bool, True = may attend, for weights (..., T_q, T_k): the causal mask when every weight above
+    the diagonal is exactly 0 (in every map), else all True."""
+    T_q, T_k = w.shape[-2:]
     causal = np.tril(np.ones((T_q, T_k), dtype=bool), k=T_k - T_q)
     if T_k > 1 and np.all(w[..., ~causal] == 0):
         return causal
@@ -49,7 +50,7 @@ def _check(w: np.ndarray, tokens: Sequence[str], mask) -> np.ndarray:
             f"(the matrix is queries × keys, both of length T)"
         )
     if mask is None:
-        return _inferred_mask(w)
+        return inferred_mask(w)
     mask = _as_array(mask).astype(bool)
     if mask.shape != w.shape:
         raise ValueError(f"mask has shape {mask.shape}, the weights have shape {w.shape}")
@@ -61,7 +62,19 @@ def _rotation(labels: Sequence[str]) -> int:
 
 
 def _ticks(T: int, most: int = 40) -> list[int]:
-    return list(range(0, T, max(1, int(np.ceil(T / most)))))  # at most `most` tick labels per axis
+    return list(range(0, T, max(1, -(-T // most))))  # at most `most` tick labels per axis
+
+
+def token_ticks(ax: Axes, tokens: Sequence[str], axes: str = "xy", most: int = 40) -> None:
+    """Label the x and/or y axis (`axes`) with at most `most` of `tokens`, in a size that fits their number."""
+    T = len(tokens)
+    ticks = _ticks(T, most)
+    shown = [token_label(tokens[i]) for i in ticks]
+    size = 9 if T <= 12 else 7 if T <= 45 else 5
+    if "x" in axes:
+        ax.set_xticks(ticks, shown, rotation=_rotation(shown), fontsize=size)
+    if "y" in axes:
+        ax.set_yticks(ticks, shown, fontsize=size)
 
 
 def masked_cells_patch(allowed: np.ndarray) -> PathPatch | None:
@@ -80,26 +93,28 @@ def masked_cells_patch(allowed: np.ndarray) -> PathPatch | None:
     return PathPatch(Path(verts, codes), facecolor=MASKED_COLOR, edgecolor="#9a9a9a", hatch="///", linewidth=0)
 
 
-def _draw(ax: Axes, w: np.ndarray, tokens: Sequence[str], mask: np.ndarray, vmax: float,
-          cmap: str, annotate: bool, labels: bool, most_ticks: int = 40):
+def masked_heatmap(ax: Axes, w: np.ndarray, allowed: np.ndarray, vmax: float, cmap: str = "viridis"):
+    """Draw a (T, T) matrix from 0 to `vmax` with its masked cells (`allowed` False) grey and hatched."""
     colors = plt.get_cmap(cmap).with_extremes(bad=MASKED_COLOR)
-    im = ax.imshow(np.ma.masked_array(w, mask=~mask), cmap=colors, vmin=0.0, vmax=vmax,
+    im = ax.imshow(np.ma.masked_array(w, mask=~allowed), cmap=colors, vmin=0.0, vmax=vmax,
                    interpolation="nearest", aspect="equal")
-    patch = masked_cells_patch(mask)
+    patch = masked_cells_patch(allowed)
     if patch is not None:
         ax.add_patch(patch)
-    T = len(tokens)
-    ticks = _ticks(T, most_ticks)
-    shown = [token_label(tokens[i]) for i in ticks]
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
+    return im
+
+
+def _draw(ax: Axes, w: np.ndarray, tokens: Sequence[str], mask: np.ndarray, vmax: float,
+          cmap: str, annotate: bool, labels: bool, most_ticks: int = 40):
+    im = masked_heatmap(ax, w, mask, vmax, cmap)
     if labels:
-        size = 9 if T <= 12 else 7 if T <= 45 else 5
-        ax.set_xticklabels(shown, rotation=_rotation(shown), fontsize=size)
-        ax.set_yticklabels(shown, fontsize=size)
+        token_ticks(ax, tokens, most=most_ticks)
         ax.set_xlabel("key (attended to)")
         ax.set_ylabel("query (attending)")
     else:
+        ticks = _ticks(len(tokens), most_ticks)
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
         ax.set_xticklabels([])
         ax.set_yticklabels([])
     if annotate:
@@ -171,48 +186,3 @@ def heads_grid(maps, tokens: Sequence[str], title: str | None = None, ncols: int
     if title:
         fig.suptitle(title)
     return fig
-
-
-def plot_history(history, ax: Axes | None = None, title: str = "training loss") -> Axes:
-    """Training loss per step and validation loss at each evaluation, from a `train.History`."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(history.steps, history.train_loss, lw=0.8, alpha=0.7, label="train (per step)")
-    if history.val_steps:
-        ax.plot(history.val_steps, history.val_loss, "o-", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy loss (nats per token)")
-    ax.set_title(title)
-    ax.legend()
-    return ax
-
-
-class LiveLossPlot:
-    """A `Trainer` callback that redraws the loss curve in place in a notebook after every evaluation
-    (and every `every` steps), so a learner watches training progress."""
-
-    def __init__(self, every: int = 50, title: str = "training loss"):
-        self.every, self.title, self._handle, self._fig = every, title, None, None
-
-    def _draw(self, trainer) -> None:
-        from IPython.display import display
-
-        if self._fig is None:
-            self._fig, self._ax = plt.subplots(figsize=(7, 3.5))
-            plt.close(self._fig)  # shown through the display handle only
-        self._ax.clear()
-        plot_history(trainer.history, self._ax, self.title)
-        if self._handle is None:
-            self._handle = display(self._fig, display_id=True)
-        else:
-            self._handle.update(self._fig)
-
-    def on_eval(self, trainer) -> None:
-        self._draw(trainer)
-
-    def on_step(self, trainer) -> None:
-        if trainer.step % self.every == 0:
-            self._draw(trainer)
-
-    def on_end(self, trainer) -> None:
-        self._draw(trainer)

@@ -29,6 +29,7 @@ __all__ = [
     "BPETokenizer",
     "HFBPETokenizer",
     "GPT2_SPLIT_PATTERN",
+    "merge_pair",
     "load_tokenizer",
     "tokenizer_from_dict",
     "printable_bytes",
@@ -268,7 +269,7 @@ class ByteTokenizer(Tokenizer):
 
 
 # ---------------------------------------------------------------------------------------------
-def _merge_pair(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+def merge_pair(seq: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """Replace every non-overlapping occurrence of `pair` in `seq` (left to right) by `new_id`."""
     a, b = pair
     out: list[int] = []
@@ -354,7 +355,7 @@ class BPETokenizer(Tokenizer):
                 seq = words[w]
                 if len(seq) < 2:
                     continue
-                new = _merge_pair(seq, pair, new_id)
+                new = merge_pair(seq, pair, new_id)
                 if len(new) == len(seq):
                     continue
                 f = freqs[w]
@@ -388,7 +389,7 @@ class BPETokenizer(Tokenizer):
             pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, 1 << 60))
             if pair not in ranks:
                 break
-            ids = _merge_pair(ids, pair, 256 + ranks[pair])
+            ids = merge_pair(ids, pair, 256 + ranks[pair])
         return ids
 
     def encode(self, text: str) -> list[int]:

@@ -26,8 +26,9 @@ from matplotlib.patches import Rectangle
 from .evaluate import distinct_n
 from .generate import generate, process_logits
 from .model import attention_maps
-from .plotting import MASKED_COLOR, masked_cells_patch, token_label
+from .plotting import MASKED_COLOR, inferred_mask, masked_cells_patch, masked_heatmap, token_label, token_ticks
 from .positional import RotaryEmbedding, alibi_bias, sinusoidal_encoding
+from .utils import evaluating
 
 __all__ = ["AttentionExplorer", "SamplingExplorer", "PositionalEncodingExplorer"]
 
@@ -44,42 +45,10 @@ class InputError(ValueError):
 # Drawing helpers (one figure per redraw; never pyplot, so nothing leaks into the notebook's own output)
 
 
-def _ticks(n: int, most: int) -> list[int]:
-    return list(range(0, n, max(1, -(-n // most))))
-
-
-def _token_ticks(ax, tokens: Sequence[str], axes: str = "xy", most: int = 32) -> None:
-    ticks = _ticks(len(tokens), most)
-    shown = [token_label(tokens[i]) for i in ticks]
-    size = 9 if len(tokens) <= 12 else 7 if len(tokens) <= 45 else 5
-    upright = all(len(t) <= 2 for t in shown)
-    if "x" in axes:
-        ax.set_xticks(ticks, shown, rotation=0 if upright else 90, fontsize=size)
-    if "y" in axes:
-        ax.set_yticks(ticks, shown, fontsize=size)
-
-
-def _heatmap(ax, w: np.ndarray, allowed: np.ndarray, vmax: float, cmap: str = "viridis"):
-    """A (T, T) attention matrix with its masked cells grey and hatched (see gpt_course.plotting)."""
-    colors = matplotlib.colormaps[cmap].with_extremes(bad=MASKED_COLOR)
-    im = ax.imshow(np.ma.masked_array(w, ~allowed), cmap=colors, vmin=0.0, vmax=vmax, interpolation="nearest")
-    patch = masked_cells_patch(allowed)
-    if patch is not None:
-        ax.add_patch(patch)
-    return im
-
-
 def _vmax(w: np.ndarray, allowed: np.ndarray) -> float:
     """Top of the colour scale: the 99th percentile of the allowed weights. The first query can only attend to
     itself (weight 1), and with the maximum as the top a long causal map would be one dark triangle."""
     return float(np.quantile(w[..., allowed], 0.99)) or 1.0
-
-
-def _allowed(maps: torch.Tensor) -> np.ndarray:
-    """Cells a query may attend to: the causal triangle when every weight above the diagonal is exactly 0."""
-    T = maps.shape[-1]
-    causal = np.tril(np.ones((T, T), dtype=bool))
-    return causal if bool((maps[..., ~torch.from_numpy(causal)] == 0).all()) else np.ones((T, T), dtype=bool)
 
 
 def _token_strings(tokenizer, ids: Sequence[int]) -> list[str]:
@@ -308,7 +277,7 @@ class AttentionExplorer(_Explorer):
         t0 = time.perf_counter()
         l, h, i = self.layer.value, self.head.value, self.token.value
         w = self.current_map.numpy()
-        allowed = _allowed(self.maps)
+        allowed = inferred_mask(self.maps.numpy())
         if self.view.value == "one head":
             fig = self._one_head(w, allowed, l, h, i)
         else:
@@ -326,9 +295,9 @@ class AttentionExplorer(_Explorer):
         fig = Figure(figsize=(10, 4.8))  # fixed margins: a layout engine would double the time at T = 256
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.22, top=0.93, wspace=0.4)
         ax, bar = fig.subplots(1, 2, width_ratios=[1.15, 1])
-        im = _heatmap(ax, w, allowed, vmax=_vmax(w, allowed))
+        im = masked_heatmap(ax, w, allowed, vmax=_vmax(w, allowed))
         ax.add_patch(Rectangle((-0.5, i - 0.5), T, 1, fill=False, edgecolor="red", linewidth=1.5))
-        _token_ticks(ax, self.tokens)
+        token_ticks(ax, self.tokens, most=32)
         ax.set(xlabel="key (attended to)", ylabel="query (attending)", title=f"layer {l} · head {h}")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, extend="max", label="attention weight")
         keys, row, seen = np.arange(T), w[i], allowed[i]
@@ -343,7 +312,7 @@ class AttentionExplorer(_Explorer):
                         label="masked (future)")
         bar.legend(loc="upper right", fontsize=8)
         bar.set_xlim(-0.5, T - 0.5)
-        _token_ticks(bar, self.tokens, axes="x")
+        token_ticks(bar, self.tokens, axes="x", most=32)
         bar.set(xlabel="key", ylabel="attention weight", ylim=(0, min(1.0, 1.2 * row[best]) + 0.02),
                 title=f"what {token_label(self.tokens[i])!r} (position {i}) attends to")
         return fig
@@ -362,7 +331,7 @@ class AttentionExplorer(_Explorer):
         for r, layer in enumerate(layers):
             for head in range(H):
                 ax = axes[r, head]
-                im = _heatmap(ax, maps[layer, head], allowed, vmax)
+                im = masked_heatmap(ax, maps[layer, head], allowed, vmax)
                 ax.add_patch(Rectangle((-0.5, i - 0.5), T, 1, fill=False, edgecolor="red", linewidth=0.8))
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -370,9 +339,9 @@ class AttentionExplorer(_Explorer):
                 if (layer, head) == (l, h):
                     for side in ax.spines.values():
                         side.set(color="red", linewidth=2)
-            _token_ticks(axes[r, 0], self.tokens, axes="y", most=16)
+            token_ticks(axes[r, 0], self.tokens, axes="y", most=16)
         for head in range(H):
-            _token_ticks(axes[-1, head], self.tokens, axes="x", most=16)
+            token_ticks(axes[-1, head], self.tokens, axes="x", most=16)
         fig.colorbar(im, cax=fig.add_axes((1 - 0.75 / width, 0.6 / height, 0.12 / width, 1 - 1.05 / height)),
                      extend="max", label="attention weight")
         fig.suptitle(f"All heads (rows = layers, red frame = layer {l} head {h}, red box = token {i})", fontsize=10)
@@ -473,13 +442,8 @@ class SamplingExplorer(_Explorer):
         if text not in self._logits_cache:
             ids = _encode(self.tokenizer, text, _block_size(self.model), "prompt")
             idx = torch.tensor([ids], dtype=torch.long, device=_model_device(self.model))
-            was_training = self.model.training
-            self.model.eval()
-            try:
-                with torch.no_grad():
-                    logits = self.model(idx)[0][:, -1, :].float()
-            finally:
-                self.model.train(was_training)
+            with evaluating(self.model), torch.no_grad():
+                logits = self.model(idx)[0][:, -1, :].float()
             if len(self._logits_cache) >= 8:
                 self._logits_cache.pop(next(iter(self._logits_cache)))
             self._logits_cache[text] = (idx, logits)
@@ -564,9 +528,7 @@ class SamplingExplorer(_Explorer):
     def _mean_log_likelihood(self, out: torch.Tensor, start: int) -> torch.Tensor:
         """Mean log p(token | what the model saw when it was drawn) of the generated tokens, per sample (nats)."""
         block = _block_size(self.model) or out.shape[1]
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with evaluating(self.model):
             logp = []
             first = min(out.shape[1], block)  # tokens start..first-1 are all predicted from one window
             if first > start:
@@ -575,8 +537,6 @@ class SamplingExplorer(_Explorer):
             for t in range(max(first, start), out.shape[1]):  # beyond the window: the last block_size tokens
                 lp = F.log_softmax(self.model(out[:, t - block : t])[0][:, -1].float(), dim=-1)
                 logp.append(lp.gather(-1, out[:, t, None]))
-        finally:
-            self.model.train(was_training)
         return torch.cat(logp, dim=1).mean(dim=1).cpu()
 
     def __repr__(self) -> str:

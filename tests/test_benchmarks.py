@@ -21,7 +21,11 @@ def run(script: str) -> dict:
 def test_train_throughput_quick():
     r = run("train_throughput.py")
     size = r["sizes"]["0.8M"]
-    assert size["ratio"] > 0 and 0 < size["model_flop_utilisation"] < 1.5
+    ours, theirs = size["gpt_course_tokens_per_s"], size["transformers_tokens_per_s"]
+    assert ours > 0 and theirs > 0
+    assert size["ratio"] == pytest.approx(ours / theirs, rel=0.01)  # the ratio is of the speeds it reports
+    mfu = 6 * size["parameters"] * ours / (size["gemm_peak_gflops"] * 1e9)
+    assert size["model_flop_utilisation"] == pytest.approx(mfu, rel=0.02, abs=6e-4) and 0.005 < mfu < 1.0
     from gpt_course import GPTConfig, parameter_count
 
     c = size["config"]
@@ -35,7 +39,11 @@ def test_generation_quick():
     r = run("generation.py")["sizes"]["course (2.3M)"]
     assert r["greedy_identical"]["cache_vs_no_cache"], "the KV cache must not change greedy output"
     assert r["greedy_identical"]["vs_transformers"], "greedy output must equal transformers' generate"
-    assert r["cache_speedup"] > 0
+    tps = r["tokens_per_s"]
+    assert r["cache_speedup"] == pytest.approx(tps["gpt_course_cache"] / tps["gpt_course_no_cache"], rel=0.02)
+    assert r["ratio_vs_transformers"] == pytest.approx(tps["gpt_course_cache"] / tps["transformers_generate_cache"],
+                                                       rel=0.02)
+    assert r["cache_speedup"] > 1.2, "with 64 new tokens the cache must be faster than recomputing every step"
 
 
 @pytest.mark.slow
@@ -44,7 +52,12 @@ def test_quality_per_minute_quick():
     names = {run_["recipe"] for run_ in r["runs"]}
     assert names == {"course", "nanogpt_style"}
     assert all(2.0 < run_["test_bits_per_byte"] < 9.0 for run_ in r["runs"])
-    assert r["ngram_baseline"]["test_bits_per_byte"] > 0
+    baseline = r["ngram_baseline"]
+    valid = {int(n): bits for n, bits in baseline["valid_bits_per_char_by_order"].items()}
+    best = min(valid, key=valid.get)
+    assert baseline["model"].startswith(f"char {best}-gram")  # the order chosen on valid is the one scored
+    assert valid[1] > valid[2] > valid[3]  # longer contexts help a character model on English
+    assert 1.5 < baseline["test_bits_per_byte"] < valid[1]
     for run_ in r["runs"]:  # the course recipe never runs past its own schedule, nor past the budget
         assert run_["steps"] <= run_["steps_in_budget"]
         if run_["recipe"] == "course":

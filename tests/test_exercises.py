@@ -5,19 +5,23 @@ import pkgutil
 import pytest
 
 import gpt_course.exercises as ex
+from exercise_answers import ANSWERS
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(ex.__path__) if m.name.startswith("nb"))
-CASES = []
-for _name in MODULES:
-    _module = importlib.import_module(f"gpt_course.exercises.{_name}")
-    for _exercise, (_good, _bad) in _module.SOLUTIONS.items():
-        CASES.append(pytest.param(_exercise, _good, _bad, id=_exercise))
+for _name in MODULES:  # registers every check
+    importlib.import_module(f"gpt_course.exercises.{_name}")
+CASES = [pytest.param(name, good, bad, id=name) for name, (good, bad) in ANSWERS.items()]
 
 
-def test_every_registered_exercise_has_solutions():
+def test_every_registered_exercise_has_answers():
     registered = set(ex._CHECKS)
-    with_solutions = {case.values[0] for case in CASES}
-    assert registered == with_solutions, f"exercises without SOLUTIONS: {registered - with_solutions}"
+    assert registered == set(ANSWERS), (f"checks without answers in tests/exercise_answers.py: {registered - set(ANSWERS)}; "
+                                        f"answers without a check: {set(ANSWERS) - registered}")
+
+
+def test_the_package_ships_no_answers():
+    for name in MODULES:
+        assert not hasattr(importlib.import_module(f"gpt_course.exercises.{name}"), "SOLUTIONS"), name
 
 
 @pytest.mark.parametrize("name, good, bad", CASES)

@@ -1,4 +1,4 @@
-"""Fine-tuning: the classifier reads the last real token, freeze modes, loss masking, a tiny SFT run, ROUGE."""
+"""Fine-tuning: the classifier reads the last real token, freeze modes, loss masking, a tiny SFT run."""
 import math
 
 import numpy as np
@@ -7,11 +7,12 @@ import torch
 
 from gpt_course import GPT, GPTConfig
 from gpt_course.finetune import (
-    ASSISTANT, END, IGNORE_INDEX, USER, GPTClassifier, build_sft_example, chat_reply, chat_template, class_weights,
-    classification_metrics, complete, encode_chat, encode_classification, evaluate_classifier, format_example,
-    freeze, hidden_states, last_token_lengths, length_grouped_batches, predict_proba, lcs_length, mask_user_turns, mean_rouge, pad_batch, rouge_l,
-    rouge_n, sft_batches, sft_loss, train_classifier, train_sft,
+    IGNORE_INDEX, GPTClassifier, build_sft_example, class_weights,
+    classification_metrics, encode_classification, evaluate_classifier, format_example,
+    freeze, hidden_states, last_token_lengths, length_grouped_batches, predict_proba, pad_batch,
+    sft_batches, sft_loss, train_classifier, train_sft,
 )
+from gpt_course.generate import generate_text
 from gpt_course.tokenizers import ByteTokenizer
 
 
@@ -221,51 +222,6 @@ def test_sft_batches_pad_inputs_and_ignore_padded_targets():
         assert (x[i, n:] == 7).all() and (y[i, n:] == IGNORE_INDEX).all()
 
 
-def _chat():
-    return [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello! How can I help?"},
-            {"role": "user", "content": "Opening hours?"}, {"role": "assistant", "content": "9 to 5."}]
-
-
-def test_chat_template_text_and_tokens_agree():
-    tok = ByteTokenizer()
-    text = chat_template(_chat())
-    assert text == (f"{USER}Hi there{END}\n{ASSISTANT}Hello! How can I help?{END}\n"
-                    f"{USER}Opening hours?{END}\n{ASSISTANT}9 to 5.{END}\n")
-    assert tok.decode(encode_chat(tok, _chat())) == text
-    cue = chat_template(_chat()[:1], add_generation_prompt=True)
-    assert cue.endswith(f"{END}\n{ASSISTANT}") and tok.decode(encode_chat(tok, _chat()[:1], True)) == cue
-    with pytest.raises(ValueError, match="unknown role"):
-        chat_template([{"role": "system", "content": "x"}])
-
-
-def test_mask_user_turns_trains_exactly_the_assistant_tokens():
-    tok = ByteTokenizer()
-    x, y = mask_user_turns(tok, _chat(), block_size=128)
-    ids = encode_chat(tok, _chat())
-    assert x.tolist() == ids[:-1]
-    trained = tok.decode(y[y != IGNORE_INDEX].tolist())
-    assert trained == f"Hello! How can I help?{END}9 to 5.{END}"
-    # position by position: a target is trained iff it lies inside an assistant's content or <|end|>
-    text = tok.decode(ids)
-    spans = []
-    for m in _chat():
-        if m["role"] == "assistant":
-            start = text.index(ASSISTANT + m["content"]) + len(ASSISTANT)
-            spans.append((start, start + len(m["content"] + END)))
-    for j in range(len(ids) - 1):
-        inside = any(a <= j + 1 < b for a, b in spans)
-        assert (y[j] != IGNORE_INDEX) == inside, j
-
-
-def test_mask_user_turns_keeps_the_end_and_masks_a_cut_assistant_turn():
-    tok = ByteTokenizer()
-    full = len(encode_chat(tok, _chat()))
-    second_turn = len(encode_chat(tok, _chat()[2:]))
-    x, y = mask_user_turns(tok, _chat(), block_size=second_turn + 5)  # cuts into the first reply
-    assert x.numel() == second_turn + 5 < full
-    assert tok.decode(y[y != IGNORE_INDEX].tolist()) == f"9 to 5.{END}"
-
-
 def test_a_tiny_sft_run_lowers_the_loss_on_completion_tokens():
     tok = ByteTokenizer()
     g = torch.Generator().manual_seed(0)
@@ -281,101 +237,5 @@ def test_a_tiny_sft_run_lowers_the_loss_on_completion_tokens():
     after = sft_loss(model, examples)
     assert len(history.steps) == 80 and history.val_steps[-1] == 80
     assert after < 0.5 * before, (before, after)
-    out = complete(model, tok, pairs[0][0], max_new_tokens=8)
+    out = generate_text(model, tok, pairs[0][0], max_new_tokens=8, temperature=0.0, stop="\n")
     assert "\n" not in out
-
-
-def test_chat_reply_stops_at_the_end_marker():
-    tok = ByteTokenizer()
-    model = tiny_gpt(block_size=64)
-    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
-    examples = [mask_user_turns(tok, chat, 64)] * 8
-    train_sft(model, examples, steps=60, lr=3e-3, batch_size=8, progress=False)
-    assert chat_reply(model, tok, chat[:1], max_new_tokens=12) == "ok"
-
-
-# ----------------------------------------------------------------------------------------- ROUGE
-
-
-def test_rouge_by_hand():
-    cand, ref = "the cat was found under the bed", "the cat was under the bed"
-    p, r, f = rouge_n(cand, ref, 1)  # 6 of 7 candidate words match, all 6 reference words are covered
-    assert (p, r) == (6 / 7, 1.0) and math.isclose(f, 2 * (6 / 7) / (6 / 7 + 1))
-    p, r, _ = rouge_n(cand, ref, 2)  # bigrams: 4 shared; 6 in the candidate, 5 in the reference
-    assert (p, r) == (4 / 6, 4 / 5)
-    p, r, _ = rouge_l(cand, ref)  # LCS "the cat was under the bed"
-    assert (p, r) == (6 / 7, 1.0)
-
-
-def test_rouge_counts_are_clipped_and_words_are_lowercased():
-    assert rouge_n("the the the", "the cat", 1)[:2] == (1 / 3, 1 / 2)
-    assert rouge_n("The Cat!", "the cat", 1).f1 == 1.0
-    assert rouge_n("", "the cat", 1) == (0.0, 0.0, 0.0)
-    assert rouge_n("cat", "cat", 2) == (0.0, 0.0, 0.0)  # no bigrams at all
-
-
-def test_rouge_l_uses_a_subsequence_not_a_substring():
-    ref = "police killed the gunman"  # Lin (2004), section 3.1
-    assert lcs_length("police kill the gunman".split(), ref.split()) == 3
-    assert rouge_l("police kill the gunman", ref).f1 == 0.75
-    assert rouge_l("the gunman kill police", ref).f1 == 0.5
-    assert lcs_length("abcbdab", "bdcaba") == 4  # CLRS's example
-
-
-def test_mean_rouge():
-    scores = mean_rouge(["the cat", "a dog"], ["the cat", "the dog"])
-    assert scores["rouge1"] == pytest.approx((1.0 + 0.5) / 2)
-    assert scores["rouge2"] == pytest.approx(0.5) and scores["rougeL"] == pytest.approx(0.75)
-
-
-def test_rouge_matches_the_rouge_score_package():
-    from rouge_score import rouge_scorer  # a test dependency (pyproject's "test" extra)
-
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])
-    pairs = [("the cat was found under the bed", "the cat was under the bed"),
-             ("Early life and career", "Early career"), ("a b a b a", "b a b"), ("", "x")]
-    for c, r in pairs:
-        ref = scorer.score(r, c)
-        for key, ours in (("rouge1", rouge_n(c, r, 1)), ("rouge2", rouge_n(c, r, 2)), ("rougeL", rouge_l(c, r))):
-            assert ours.precision == pytest.approx(ref[key].precision)
-            assert ours.recall == pytest.approx(ref[key].recall)
-            assert ours.f1 == pytest.approx(ref[key].fmeasure)
-
-
-# ----------------------------------------------------------------------------------------- the dialogue data set
-
-
-def test_dialogues_are_reproducible_and_well_formed():
-    from gpt_course.dialogue_data import INTENTS, make_dialogues, reply_intent
-
-    a, b = make_dialogues(300, "train", seed=0), make_dialogues(300, "train", seed=0)
-    assert [d.messages for d in a] == [d.messages for d in b]  # seeded: the same dialogues every time
-    assert [d.messages for d in make_dialogues(300, "train", seed=1)] != [d.messages for d in a]
-    seen = set()
-    for d in a:
-        roles = [m["role"] for m in d.messages]
-        assert roles == ["user", "assistant"] * (len(roles) // 2)
-        for _, reply, intent in d.turns():
-            assert reply_intent(reply) == intent  # every reply follows its intent's template
-            seen.add(intent)
-    assert seen == set(INTENTS)  # every intent occurs, small talk included
-    assert reply_intent("Order 123 is on the moon.") is None
-
-
-def test_test_split_shares_no_user_turn_or_detail_with_train():
-    from gpt_course.dialogue_data import _PATTERNS, make_dialogues
-
-    def users(dialogues):
-        return {m["content"] for d in dialogues for m in d.messages if m["role"] == "user"}
-
-    def details(dialogues):  # the slot values (order numbers, items, tasks, times) copied into the replies
-        return {value for d in dialogues for _, reply, intent in d.turns()
-                for value in _PATTERNS[intent].fullmatch(reply).groups()}
-
-    train, test = make_dialogues(600, "train"), make_dialogues(200, "test")
-    known = make_dialogues(200, "test", phrasings="train")  # held-out details in the train split's phrasings
-    assert not users(train) & users(test) and not details(train) & details(test)
-    assert not details(train) & details(known) and details(known)
-    assert len(users(known) & users(train)) > 20  # requests without details are train turns word for word
-    with pytest.raises(ValueError, match="split"):
-        make_dialogues(1, "valid")

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import gpt_course as gc  # noqa: E402
-from gpt_course.plotting import attention_heatmap, heads_grid, token_label  # noqa: E402
+from gpt_course.plotting import attention_heatmap, heads_grid, inferred_mask, token_label, token_ticks  # noqa: E402
 
 TOKENS = ["the", "cat", "sat", "on", "a", "mat"]
 
@@ -84,3 +84,21 @@ def test_wrong_number_of_tokens_is_a_clear_error():
 def test_whitespace_tokens_are_visible():
     assert token_label(" ") == "␣"
     assert token_label("a\n") == "a⏎"
+
+
+def test_inferred_mask_is_causal_only_when_every_map_hides_the_future():
+    maps = _causal_weights(5, heads=3).numpy()
+    assert np.array_equal(inferred_mask(maps), np.tril(np.ones((5, 5), dtype=bool)))
+    assert np.array_equal(inferred_mask(maps[0]), inferred_mask(maps))
+    maps[2, 0, 4] = 0.1  # one head looks ahead: nothing is masked
+    assert inferred_mask(maps).all()
+
+
+@pytest.mark.parametrize("T, most", [(5, 40), (40, 40), (41, 40), (256, 32), (100, 16)])
+def test_token_ticks_label_at_most_most_tokens_evenly(T, most):
+    _, ax = plt.subplots()
+    tokens = [f"t{i}" for i in range(T)]
+    token_ticks(ax, tokens, most=most)
+    ticks = list(ax.get_xticks())
+    assert 0 < len(ticks) <= most and ticks[0] == 0 and len(set(np.diff(ticks))) <= 1
+    assert [t.get_text() for t in ax.get_yticklabels()] == [tokens[int(i)] for i in ticks]

@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -95,7 +96,8 @@ def test_bpe_compresses_and_encodes_like_training(tokenizers, train_text):
     tok = tokenizers["bpe"]
     sample = train_text[:20_000]
     assert len(tok.encode(sample)) < 0.7 * len(sample.encode("utf-8"))
-    assert tok.encode(sample) == tok.encode(sample)  # the chunk cache gives the same answer twice
+    first = tok.encode(sample)  # fills the chunk cache
+    assert tok._cache and tok.encode(sample) == first == reference_encode(sample, tok.merges)
 
 
 # --- CharTokenizer ----------------------------------------------------------------------------
@@ -183,6 +185,107 @@ def test_printable_bytes_escapes_what_is_not_text():
     assert printable_bytes("中".encode()) == "中"
     assert printable_bytes("中".encode()[:2]) == "\\xe4\\xb8"
     assert printable_bytes(b" a\n\t\\") == " a\\n\\t\\\\"
+
+
+# --- an independent reference BPE (minbpe style): recount every pair after every merge -------------
+def reference_chunks(text: str) -> list[list[int]]:
+    """The UTF-8 bytes of each piece of GPT-2's pre-tokenization (the pattern written out here, not imported)."""
+    pattern = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+    return [list(piece.encode("utf-8")) for piece in regex.findall(pattern, text)]
+
+
+def reference_merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    out, i = [], 0
+    while i < len(ids):
+        if tuple(ids[i : i + 2]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def reference_pair_counts(chunks: list[list[int]]) -> Counter:
+    return Counter(pair for ids in chunks for pair in zip(ids, ids[1:]))
+
+
+def reference_train(text: str, vocab_size: int) -> list[tuple[int, int]]:
+    """Merge the most frequent adjacent pair, ties to the smallest (left id, right id), until vocab_size."""
+    chunks, merges = reference_chunks(text), []
+    for new_id in range(256, vocab_size):
+        counts = reference_pair_counts(chunks)
+        if not counts:
+            break
+        pair = max(counts, key=lambda p: (counts[p], -p[0], -p[1]))
+        merges.append(pair)
+        chunks = [reference_merge(ids, pair, new_id) for ids in chunks]
+    return merges
+
+
+def reference_encode(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    """In each piece, apply the earliest-learned merge present, again and again (GPT-2's encoder)."""
+    rank = {pair: k for k, pair in enumerate(merges)}
+    out = []
+    for ids in reference_chunks(text):
+        while len(ids) >= 2:
+            pair = min(zip(ids, ids[1:]), key=lambda p: rank.get(p, len(rank)))
+            if pair not in rank:
+                break
+            ids = reference_merge(ids, pair, 256 + rank[pair])
+        out += ids
+    return out
+
+
+@pytest.fixture(scope="module")
+def wikitext_valid() -> str:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GPT_COURSE_OFFLINE", "1")
+        return data.load_wikitext2("valid")
+
+
+@pytest.mark.skipif(not HAVE_REGEX, reason="the reference splits with the `regex` module")
+@pytest.mark.parametrize("start, vocab_size", [(0, 456), (20_000, 356)])
+def test_bpe_equals_a_reference_implementation_token_for_token(wikitext_valid, start, vocab_size):
+    """Real text, a few KB of WikiText: the same merges in the same order, and the same ids on unseen text."""
+    train, unseen = wikitext_valid[start : start + 6000], wikitext_valid[start + 6000 : start + 9000]
+    merges = reference_train(train, vocab_size)
+    tok = BPETokenizer.train(train, vocab_size)
+    assert len(merges) == vocab_size - 256
+    assert tok.merges == merges
+    for text in (train, unseen, "".join(TRICKY)):
+        assert tok.encode(text) == reference_encode(text, merges)
+
+
+@pytest.mark.skipif(not HAVE_REGEX, reason="the reference splits with the `regex` module")
+def test_hugging_face_bpe_makes_the_same_choices_up_to_ties(wikitext_valid):
+    """Hugging Face's trainer breaks ties between equally frequent pairs its own way, so its merges are checked
+    as a trace: each one must be a most frequent pair at its step. Until the first tie they equal ours."""
+    train = wikitext_valid[:6000]
+    hf = json.loads(HFBPETokenizer.train(train, 456).hf.to_str())["model"]["merges"]
+    byte_of = _gpt2_byte_decoder()
+    chunks, id_of = reference_chunks(train), {bytes([b]): b for b in range(256)}
+    ours, tied = BPETokenizer.train(train, 456).merges, None
+    for k, merge in enumerate(hf):
+        a, b = (bytes(byte_of[c] for c in part) for part in (merge.split(" ") if isinstance(merge, str) else merge))
+        pair = (id_of[a], id_of[b])
+        counts = reference_pair_counts(chunks)
+        best = max(counts.values())
+        assert counts[pair] == best, f"merge {k} {a!r} + {b!r} seen {counts[pair]} times, the most frequent {best}"
+        if tied is None and sum(c == best for c in counts.values()) > 1:
+            tied = k
+        if tied is None:
+            assert pair == ours[k]
+        id_of.setdefault(a + b, 256 + k)
+        chunks = [reference_merge(ids, pair, id_of[a + b]) for ids in chunks]
+    assert len(hf) == 200 and tied is not None and tied >= 5  # the equality above did check a few merges
+
+
+def _gpt2_byte_decoder() -> dict[str, int]:
+    """GPT-2's printable stand-in for each byte (how Hugging Face's byte-level BPE writes its merges), inverted."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return {**{chr(b): b for b in printable}, **{chr(256 + n): b for n, b in enumerate(others)}}
 
 
 def test_bpe_matches_hugging_face_compression(train_text):

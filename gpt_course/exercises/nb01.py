@@ -71,19 +71,3 @@ def non_embedding(fn):
             raise Mistake(f"for {name} you gave the total count; leave out wte (V·C) and wpe (T·C)")
         raise Mistake(f"for {name} expected {expected:,} non-embedding parameters, got {got:,} "
                       f"(L blocks of 12C² + 13C, plus 2C for ln_f in pre-LN models)")
-
-
-def _block_parameters(n_embd: int) -> int:
-    C = n_embd
-    return (3 * C * C + 3 * C + C * C + C) + (4 * C * C + 4 * C + 4 * C * C + C) + 4 * C
-
-
-def _non_embedding(config) -> int:
-    C, L = config.n_embd, config.n_layer
-    return L * (12 * C**2 + 13 * C) + (2 * C if config.norm == "pre" else 0)
-
-
-SOLUTIONS = {
-    "01.block_parameters": (_block_parameters, lambda n_embd: 12 * n_embd**2),
-    "01.non_embedding": (_non_embedding, lambda config: config.n_layer * (12 * config.n_embd**2 + 13 * config.n_embd)),
-}

@@ -4,10 +4,9 @@ from __future__ import annotations
 from collections import Counter
 
 import torch
-import torch.nn.functional as F
 
 from . import Mistake, call, exercise, expect_close
-from ..tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, _merge_pair
+from ..tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, merge_pair
 
 
 def _bpe_cases() -> list[list[int]]:
@@ -45,7 +44,7 @@ def check_bpe_step(fn) -> None:
                               "(left id, right id)")
             raise Mistake(f"for {ids} the most frequent adjacent pair is {expected_pair} "
                           f"(count {Counter(zip(ids, ids[1:]))[expected_pair]}), you returned {pair}")
-        expected = _merge_pair(ids, expected_pair, new_id)
+        expected = merge_pair(ids, expected_pair, new_id)
         if new_ids == expected:
             continue
         first = next(i for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) == expected_pair)
@@ -102,53 +101,3 @@ def check_embedding_lookup(fn) -> None:
             raise Mistake(f"{what}: expected shape {tuple(expected.shape)} (ids.shape + (C,)), got {tuple(got.shape)}; "
                           "use F.one_hot(ids, num_classes=W.shape[0]) so the one-hot vectors have V entries")
         expect_close(got, expected, what)
-
-
-# --- reference answers and typical mistakes (tests/test_exercises.py runs both) -------------------
-
-def _bpe_step(ids, new_id):
-    pair = Counter(zip(ids, ids[1:])).most_common(1)[0][0]
-    out, i = [], 0
-    while i < len(ids):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return pair, out
-
-
-def _bpe_step_overlapping(ids, new_id):
-    pair = Counter(zip(ids, ids[1:])).most_common(1)[0][0]
-    out, i = [], 0
-    while i < len(ids):
-        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
-            out.append(new_id)
-        else:
-            out.append(ids[i])
-        i += 1
-    return pair, out
-
-
-def _bytes_per_token(tokenizer, text):
-    return len(text.encode("utf-8")) / len(tokenizer.encode(text))
-
-
-def _chars_per_token(tokenizer, text):
-    return len(text) / len(tokenizer.encode(text))
-
-
-def _embedding_lookup(ids, W):
-    return F.one_hot(ids, num_classes=W.shape[0]).to(W.dtype) @ W
-
-
-def _embedding_lookup_no_num_classes(ids, W):
-    return F.one_hot(ids).to(W.dtype) @ W
-
-
-SOLUTIONS = {
-    "03.bpe_step": (_bpe_step, _bpe_step_overlapping),
-    "03.bytes_per_token": (_bytes_per_token, _chars_per_token),
-    "03.embedding_lookup": (_embedding_lookup, _embedding_lookup_no_num_classes),
-}

@@ -97,37 +97,3 @@ def check_attention_row(fn) -> None:
             if not torch.allclose(got.sum(), torch.tensor(1.0), atol=1e-5):
                 raise Mistake(f"the weights sum to {got.sum().item():.4f}; attention weights of one row sum to 1")
         expect_close(got, expected, f"attention row for T={T}, d_k={d}")
-
-
-# --- reference answers and typical mistakes (tests/test_exercises.py runs both) -------------------
-
-def _attention(q, k, v):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    return torch.softmax(scores, dim=-1) @ v
-
-
-def _attention_unscaled(q, k, v):
-    return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
-
-
-def _causal(T):
-    return torch.tril(torch.ones(T, T, dtype=torch.bool))
-
-
-def _causal_upper(T):
-    return torch.triu(torch.ones(T, T, dtype=torch.bool))
-
-
-def _row(q, K):
-    return torch.softmax(K @ q / math.sqrt(q.shape[-1]), dim=0)
-
-
-def _row_unscaled(q, K):
-    return torch.softmax(K @ q, dim=0)
-
-
-SOLUTIONS = {
-    "04.scaled_dot_product_attention": (_attention, _attention_unscaled),
-    "04.causal_mask": (_causal, _causal_upper),
-    "04.attention_row": (_row, _row_unscaled),
-}

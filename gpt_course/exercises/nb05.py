@@ -73,15 +73,3 @@ def check_count(fn) -> None:
         if got == 3 * C * C + (3 * C if bias else 0) or got == nh * 3 * C * hs:
             raise Mistake("you forgot the output projection W_O (c_proj: C×C weights plus C biases)")
         raise Mistake(f"for n_embd={C}, n_head={nh}, bias={bias}: expected {expected}, got {got}")
-
-
-def _count(n_embd: int, n_head: int, bias: bool = True) -> int:
-    return 4 * n_embd * n_embd + (4 * n_embd if bias else 0)
-
-
-SOLUTIONS = {
-    "05.split_heads": (_split, lambda x, n_head: x.view(x.shape[0], n_head, x.shape[1], -1)),
-    "05.merge_heads": (_merge, lambda y: y.reshape(y.shape[0], y.shape[2], -1)),
-    "05.count_attention_parameters": (_count, lambda n_embd, n_head, bias=True: n_head * 4 * n_embd * n_embd
-                                      + (4 * n_embd if bias else 0)),
-}

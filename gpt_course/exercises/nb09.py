@@ -106,27 +106,3 @@ def residual_init_std(fn):
     measured = torch.cat([p.flatten() for n, p in model.named_parameters() if n.endswith("c_proj.weight")]).std().item()
     if not math.isclose(measured, call(fn, 8), rel_tol=0.02):
         raise Mistake(f"gc.GPT's c_proj weights have std {measured:.5f}, your formula gives {call(fn, 8):.5f}")
-
-
-def _gpt_forward(model, idx):
-    t = model.transformer
-    x = t.wte(idx) + t.wpe(torch.arange(idx.shape[1], device=idx.device))
-    for block in t.h:
-        x = block(x)
-    return model.lm_head(t.ln_f(x))
-
-
-def _gpt_forward_without_ln_f(model, idx):
-    t = model.transformer
-    x = t.wte(idx) + t.wpe(torch.arange(idx.shape[1], device=idx.device))
-    for block in t.h:
-        x = block(x)
-    return model.lm_head(x)
-
-
-SOLUTIONS = {
-    "09.gpt_forward": (_gpt_forward, _gpt_forward_without_ln_f),
-    "09.tying_savings": (lambda config: config.vocab_size * config.n_embd,
-                         lambda config: config.vocab_size * config.n_embd + config.vocab_size),
-    "09.residual_init_std": (lambda n_layer: 0.02 / math.sqrt(2 * n_layer), lambda n_layer: 0.02 / math.sqrt(n_layer)),
-}

@@ -113,32 +113,3 @@ def train_step(fn):
                       "grad_clip) between loss.backward() and optimizer.step()")
     raise Mistake("after two steps your weights differ from the reference: zero the gradients, forward with "
                   "model(x, y), backward, clip, step, in that order")
-
-
-def _lr_at(step, max_steps, warmup_steps, lr, min_lr):
-    if step < warmup_steps:
-        return lr * (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
-    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (lr - min_lr)
-
-
-def _lr_at_from_zero(step, max_steps, warmup_steps, lr, min_lr):
-    if step < warmup_steps:
-        return lr * step / warmup_steps
-    return _lr_at(step, max_steps, warmup_steps, lr, min_lr)
-
-
-def _train_step(model, optimizer, x, y, grad_clip):
-    return _step(model, optimizer, x, y, grad_clip)
-
-
-def _train_step_no_clip(model, optimizer, x, y, grad_clip):
-    return _step(model, optimizer, x, y, grad_clip, clip=False)
-
-
-SOLUTIONS = {
-    "10.lr_schedule": (_lr_at, _lr_at_from_zero),
-    "10.bits_per_byte": (lambda loss, n_tokens, n_bytes: loss * n_tokens / (n_bytes * math.log(2)),
-                         lambda loss, n_tokens, n_bytes: loss * n_tokens / n_bytes),
-    "10.train_step": (_train_step, _train_step_no_clip),
-}

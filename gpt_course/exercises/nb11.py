@@ -3,8 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from . import Mistake, call, exercise, expect_close
-
-IGNORE = -100
+from ..model import IGNORE_INDEX
 
 
 @exercise("11.mask_tokens")
@@ -18,7 +17,7 @@ def mask_tokens(fn):
     if inputs.shape != ids.shape or labels.shape != ids.shape:
         raise Mistake(f"inputs and labels must have the shape of ids {tuple(ids.shape)}, got "
                       f"{tuple(inputs.shape)} and {tuple(labels.shape)}")
-    chosen = labels != IGNORE
+    chosen = labels != IGNORE_INDEX
     if chosen.all():
         raise Mistake("every label is set: positions that were not chosen must get label -100, so the loss "
                       "ignores them")
@@ -98,36 +97,3 @@ def retrieval_top1(fn):
         if abs(got - expected * n) < 1e-6:
             raise Mistake("return the fraction of correct queries (between 0 and 1), not their count")
         raise Mistake(f"for {n} pairs expected top-1 accuracy {expected:.3f}, got {got:.3f}")
-
-
-def _mask_tokens(ids, mask_id, vocab_size, generator):
-    chosen = torch.rand(ids.shape, generator=generator) < 0.15
-    action = torch.rand(ids.shape, generator=generator)
-    inputs = ids.clone()
-    inputs[chosen & (action < 0.8)] = mask_id
-    swap = chosen & (action >= 0.8) & (action < 0.9)
-    inputs[swap] = torch.randint(vocab_size, ids.shape, generator=generator)[swap]
-    return inputs, torch.where(chosen, ids, torch.full_like(ids, IGNORE))
-
-
-def _mask_tokens_all_mask(ids, mask_id, vocab_size, generator):
-    chosen = torch.rand(ids.shape, generator=generator) < 0.15
-    return torch.where(chosen, torch.full_like(ids, mask_id), ids), torch.where(chosen, ids, torch.full_like(ids, IGNORE))
-
-
-def _info_nce(q, k, temperature):
-    scores = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).T / temperature
-    return F.cross_entropy(scores, torch.arange(q.shape[0]))
-
-
-def _retrieval_top1(queries, keys):
-    cos = F.normalize(queries, dim=-1) @ F.normalize(keys, dim=-1).T
-    return (cos.argmax(dim=1) == torch.arange(len(queries))).float().mean().item()
-
-
-SOLUTIONS = {
-    "11.mask_tokens": (_mask_tokens, _mask_tokens_all_mask),
-    "11.info_nce": (_info_nce, lambda q, k, t: F.cross_entropy(q @ k.T / t, torch.arange(q.shape[0]))),
-    "11.retrieval_top1": (_retrieval_top1,
-                          lambda q, k: ((q @ k.T).argmax(dim=1) == torch.arange(len(q))).float().mean().item()),
-}

@@ -175,34 +175,3 @@ def repetition_penalty(fn):
                 if torch.allclose(got, apply_repetition_penalty(logits, all_ids, penalty), atol=1e-6):
                     raise Mistake(f"{what}: each row has its own history; penalise in row b only the ids of ids[b]")
         expect_close(got, expected, what, atol=1e-6)
-
-
-def _temperature_probs(logits, T):
-    return torch.softmax(logits / T, dim=-1)
-
-
-def _top_k(logits, k):
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < kth, float("-inf"))
-
-
-def _top_p(logits, p):
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-    probs = torch.softmax(sorted_logits, dim=-1)
-    before = probs.cumsum(dim=-1) - probs
-    sorted_logits = sorted_logits.masked_fill(before >= p, float("-inf"))
-    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-
-
-def _repetition_penalty(logits, ids, penalty):
-    seen = torch.gather(logits, 1, ids)
-    seen = torch.where(seen > 0, seen / penalty, seen * penalty)
-    return logits.scatter(1, ids, seen)
-
-
-SOLUTIONS = {
-    "12.temperature": (_temperature_probs, lambda logits, T: torch.softmax(logits * T, dim=-1)),
-    "12.top_k": (_top_k, _top_k_exclusive),
-    "12.top_p": (_top_p, _top_p_exclusive),
-    "12.repetition_penalty": (_repetition_penalty, _penalty_divide_all),
-}

@@ -94,22 +94,3 @@ def ece(fn):
             raise Mistake("take the absolute gap |accuracy - confidence| in each bin before averaging: "
                           "over- and under-confidence must not cancel")
         raise Mistake(f"with {n_bins} bins ({int(full.sum())} not empty) expected ECE {expected:.5f}, got {got:.5f}")
-
-
-def _ece(confidence, accuracy, count):
-    full = count > 0
-    weights = count[full] / count.sum()
-    return float(np.sum(weights * np.abs(accuracy[full] - confidence[full])))
-
-
-def _ece_unweighted(confidence, accuracy, count):
-    full = count > 0
-    return float(np.mean(np.abs(accuracy[full] - confidence[full])))
-
-
-SOLUTIONS = {
-    "13.perplexity": (lambda nll: math.exp(nll.mean().item()), lambda nll: math.exp(nll.sum().item())),
-    "13.bits_per_byte": (lambda mean_nll, n_tokens, n_bytes: mean_nll * n_tokens / math.log(2) / n_bytes,
-                         lambda mean_nll, n_tokens, n_bytes: mean_nll * n_tokens / n_bytes),
-    "13.ece": (_ece, _ece_unweighted),
-}

@@ -60,24 +60,3 @@ def f1_score(fn):
         if abs(got - np.trace(confusion) / confusion.sum()) < 1e-9:
             raise Mistake("that is the accuracy; F1 looks only at the positive class (spam)")
         raise Mistake(f"for confusion {confusion.tolist()} (rows: true class) expected F1 {expected:.4f}, got {got}")
-
-
-def _last_token_state(hidden, lengths):
-    return hidden[torch.arange(hidden.shape[0]), lengths - 1]
-
-
-def _class_weights(labels, n_classes):
-    counts = torch.bincount(labels, minlength=n_classes).float()
-    return len(labels) / (n_classes * counts)
-
-
-def _f1(confusion):
-    tp, fp, fn = confusion[1, 1], confusion[0, 1], confusion[1, 0]
-    return float(2 * tp / (2 * tp + fp + fn))
-
-
-SOLUTIONS = {
-    "14.last_token_state": (_last_token_state, lambda hidden, lengths: hidden[:, -1]),
-    "14.class_weights": (_class_weights, lambda labels, n_classes: torch.bincount(labels, minlength=n_classes) / len(labels)),
-    "14.f1_score": (_f1, lambda c: float((c[1, 1] / c[:, 1].sum() + c[1, 1] / c[1].sum()) / 2)),
-}

@@ -6,10 +6,11 @@ from . import Mistake, call, exercise
 
 @exercise("15.sft_targets")
 def sft_targets(fn):
-    from ..finetune import IGNORE_INDEX, _pack
+    from ..model import IGNORE_INDEX
 
     for prompt, completion in (([5, 6, 7, 8], [9, 10]), ([1, 2], [3, 4, 5, 6]), ([7], [8])):
-        ex, ey = _pack([(prompt, False), (completion, True)], block_size=64)
+        ex = torch.tensor(prompt + completion[:-1])  # every token but the last
+        ey = torch.tensor([IGNORE_INDEX] * (len(prompt) - 1) + completion)  # the next token, prompt's masked
         got = call(fn, list(prompt), list(completion))
         if not (isinstance(got, tuple) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)):
             raise Mistake("return a pair of tensors (x, y)")
@@ -34,7 +35,7 @@ def sft_targets(fn):
 
 @exercise("15.rouge1")
 def rouge1(fn):
-    from ..finetune import rouge_n
+    from ..evaluate import rouge_n
 
     for cand, ref in (("the cat was found under the bed", "the cat was under the bed"),
                       ("the the the the", "the cat sat"), ("Early Life", "early life and career"), ("", "x y")):
@@ -52,7 +53,7 @@ def rouge1(fn):
 
 @exercise("15.lcs_length")
 def lcs(fn):
-    from ..finetune import lcs_length
+    from ..evaluate import lcs_length
 
     for a, b in (("police kill the gunman", "police killed the gunman"), ("a b c d", "a x b y d"),
                  ("the gunman kill police", "police killed the gunman"), ("", "a b")):
@@ -65,66 +66,3 @@ def lcs(fn):
             raise Mistake("that is the longest common SUBSTRING (contiguous); a subsequence may skip words: "
                           "'a b d' is common to both")
         raise Mistake(f"for {a} and {b} expected {expected}, got {got}")
-
-
-def _sft_targets(prompt, completion):
-    ids = prompt + completion
-    y = torch.tensor(ids[1:])
-    y[: len(prompt) - 1] = -100
-    return torch.tensor(ids[:-1]), y
-
-
-def _sft_targets_off_by_one(prompt, completion):
-    ids = prompt + completion
-    y = torch.tensor(ids[1:])
-    y[: len(prompt)] = -100
-    return torch.tensor(ids[:-1]), y
-
-
-def _rouge1(candidate, reference):
-    import re
-    from collections import Counter
-
-    c, r = (Counter(re.findall(r"[a-z0-9]+", t.lower())) for t in (candidate, reference))
-    overlap = sum((c & r).values())
-    p = overlap / sum(c.values()) if c else 0.0
-    rec = overlap / sum(r.values()) if r else 0.0
-    return p, rec, 2 * p * rec / (p + rec) if p + rec else 0.0
-
-
-def _rouge1_unclipped(candidate, reference):
-    import re
-
-    c, r = (re.findall(r"[a-z0-9]+", t.lower()) for t in (candidate, reference))
-    overlap = sum(w in r for w in c)
-    p = overlap / len(c) if c else 0.0
-    rec = overlap / len(r) if r else 0.0
-    return p, rec, 2 * p * rec / (p + rec) if p + rec else 0.0
-
-
-def _lcs(a, b):
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
-
-
-def _longest_common_substring(a, b):
-    best = 0
-    for i in range(len(a)):
-        for j in range(len(b)):
-            k = 0
-            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
-                k += 1
-            best = max(best, k)
-    return best
-
-
-SOLUTIONS = {
-    "15.sft_targets": (_sft_targets, _sft_targets_off_by_one),
-    "15.rouge1": (_rouge1, _rouge1_unclipped),
-    "15.lcs_length": (_lcs, _longest_common_substring),
-}

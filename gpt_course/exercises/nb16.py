@@ -10,7 +10,7 @@ _CHATS = [
 
 @exercise("16.chat_prompt")
 def chat_prompt(fn):
-    from ..finetune import ASSISTANT, chat_template
+    from ..chat import ASSISTANT, chat_template
 
     for messages in _CHATS:
         expected = chat_template(messages, add_generation_prompt=True)
@@ -52,17 +52,3 @@ def loss_mask(fn):
             raise Mistake("inverted: the model should learn the assistant's words (True) and only read the "
                           "user's (False)")
         raise Mistake(f"for turns {turns} expected {expected}, got {got}")
-
-
-def _chat_prompt(messages):
-    text = "".join(f"<|{m['role']}|>{m['content']}<|end|>\n" for m in messages)
-    return text + "<|assistant|>"
-
-
-SOLUTIONS = {
-    "16.chat_prompt": (_chat_prompt, lambda messages: _chat_prompt(messages)[: -len("<|assistant|>")]),
-    "16.first_reply": (lambda text: text.split("<|", 1)[0].strip(),
-                       lambda text: text.rsplit("<|", 1)[0].strip()),
-    "16.loss_mask": (lambda turns: [role == "assistant" for role, n in turns for _ in range(n)],
-                     lambda turns: [role == "user" for role, n in turns for _ in range(n)]),
-}

@@ -97,12 +97,3 @@ def novel_ngrams(fn):
         if math.isclose(got, 1 - expected, abs_tol=1e-9):
             raise Mistake("upside down: return the fraction of n-grams that do NOT occur in the reference")
         raise Mistake(f"for samples {samples} and n={n} expected {expected:.4f}, got {got}")
-
-
-SOLUTIONS = {
-    "17.bytes_per_token": (lambda tokenizer, text: len(text.encode("utf-8")) / len(tokenizer.encode(text)),
-                           lambda tokenizer, text: len(text) / len(tokenizer.encode(text))),
-    "17.loss_to_bits_per_byte": (lambda loss, n_tokens, n_bytes: loss * n_tokens / (math.log(2) * n_bytes),
-                                 lambda loss, n_tokens, n_bytes: loss / math.log(2)),
-    "17.novel_ngrams": (_novel_fraction, _novel_fraction_unique),
-}

@@ -97,15 +97,3 @@ def wikitext_tokens(fn):
             raise Mistake("splitting on single spaces counts empty strings and misses words at line ends; "
                           "use text.split() for the words")
         raise Mistake(f"for {text!r} expected {expected} tokens, got {got}")
-
-
-def _hf_greedy(hf_model, idx, n_new):
-    return hf_model.generate(idx, attention_mask=torch.ones_like(idx), max_new_tokens=n_new, do_sample=False)
-
-
-SOLUTIONS = {
-    "18.hf_to_course": (lambda key, w: w.t() if key.endswith(_CONV1D) else w,
-                        lambda key, w: w.t() if w.dim() == 2 else w),
-    "18.hf_greedy": (_hf_greedy, lambda hf_model, idx, n_new: _hf_greedy(hf_model, idx, n_new)[:, idx.shape[1]:]),
-    "18.wikitext_tokens": (_official_token_count, lambda text: len(text.split())),
-}

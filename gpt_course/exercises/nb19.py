@@ -109,24 +109,3 @@ def allowed_tokens(fn):
             raise Mistake("the empty token adds nothing and would let generation stall: never allow it")
         raise Mistake(f"after {generated!r} the mask is wrong for the tokens {bad!r}: allow a token exactly when "
                       f"generated + token is a prefix of one of the words")
-
-
-def _flops(config, n_tokens):
-    from ..model import parameter_count
-
-    return 6 * parameter_count(config) * n_tokens
-
-
-def _forward_flops_only(config, n_tokens):
-    from ..model import parameter_count
-
-    return 2 * parameter_count(config) * n_tokens
-
-
-SOLUTIONS = {
-    "19.training_flops": (_flops, _forward_flops_only),
-    "19.logit_lens": (_reference_lens, _lens_without_ln_f),
-    "19.allowed_tokens": (_reference_allowed,
-                          lambda token_text, generated, words: torch.tensor(
-                              [s != "" and any(w.startswith(s) for w in words) for s in token_text])),
-}

@@ -86,13 +86,3 @@ def repeated_ngrams(fn):
         if math.isclose(got, 1 - expected, abs_tol=1e-9):
             raise Mistake("that is distinct-n (unique / all); the repeated share is 1 − distinct-n")
         raise Mistake(f"for {tokens} and n={n} expected {expected:.4f}, got {got}")
-
-
-SOLUTIONS = {
-    "20.attention_mask": (lambda T, causal: torch.ones(T, T, dtype=torch.bool).tril() if causal
-                          else torch.ones(T, T, dtype=torch.bool),
-                          lambda T, causal: torch.ones(T, T, dtype=torch.bool).triu() if causal
-                          else torch.ones(T, T, dtype=torch.bool)),
-    "20.kl_divergence": (_kl, lambda logp, logq: _kl(logq, logp)),
-    "20.repeated_ngrams": (_repeated, lambda tokens, n: 1 - _repeated(tokens, n)),
-}
