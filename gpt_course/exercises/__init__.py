@@ -3,10 +3,14 @@ against the package's reference and says, in words, what is wrong.
 
 Each notebook has a module here (`nb04.py`, ...) whose checks are registered with `@exercise("04.name")`.
 A check receives the learner's object and raises `Mistake("what is wrong, and a hint")` if it is wrong.
+When the environment variable GPT_COURSE_GRADE_LOG names a file, `check` also appends its verdict there as one
+JSON line (the grader, `python -m gpt_course.classroom grade`, reads it).
 """
 from __future__ import annotations
 
 import importlib
+import json
+import os
 from typing import Any, Callable
 
 import torch
@@ -83,9 +87,19 @@ def check(name: str, answer: Any) -> bool:
         run_check(name, answer)
     except NotAttempted:
         print(f"[{name}] not attempted yet: replace the `...` / NotImplementedError with your code and run again.")
+        _log(name, "not attempted")
         return False
     except Mistake as err:
         print(f"[{name}] not quite: {err}")
+        _log(name, "not quite", str(err))
         return False
     print(f"[{name}] correct!")
+    _log(name, "correct")
     return True
+
+
+def _log(name: str, status: str, message: str = "") -> None:
+    path = os.environ.get("GPT_COURSE_GRADE_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"exercise": name, "status": status, "message": message}) + "\n")

@@ -1,0 +1,177 @@
+"""For teachers: a student edition of the notebooks (no solutions) and a grader for returned notebooks.
+
+    python -m gpt_course.classroom student [--out student]       # notebooks without the folded solutions
+    python -m gpt_course.classroom grade student/04_*.ipynb      # run a student's notebook, report each exercise
+    python -m gpt_course.classroom grade --json work/*.ipynb     # the same as JSON, for a grade book
+
+The student edition keeps every notebook's prose, code and outputs, removes each folded solution, and leaves
+the exercise cells as scaffolds (`raise NotImplementedError` and a `check(...)` line) with empty outputs and
+nbgrader metadata (`grade_id` = the exercise's name), so nbgrader can collect them too. The grader executes
+a notebook in a fresh kernel (a cell that fails does not stop it) and reads each `check(...)` verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SOLUTION_START = "<details><summary>Solution</summary>"
+STUDENT_NOTE = ("> **Student edition.** The exercises' solutions are left out: `check(...)` tells you when your "
+                "answer is right, and what is wrong when it is not.")
+_CHECK = re.compile(r'check\("([^"]+)",\s*(.+?)\)\s*;?\s*$', re.S)
+_SOLUTION_CODE = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def exercise_name(cell) -> str | None:
+    """The name of the exercise a code cell checks (`check("04.causal_mask", ...)` on its last line), or None."""
+    if cell.cell_type != "code":
+        return None
+    m = _CHECK.search(cell.source)
+    return m.group(1) if m else None
+
+
+def is_solution(cell) -> bool:
+    return cell.cell_type == "markdown" and cell.source.lstrip().startswith(SOLUTION_START)
+
+
+def exercises(nb) -> list[str]:
+    """The exercise names of a notebook, in order."""
+    return [name for name in map(exercise_name, nb.cells) if name]
+
+
+def student_edition(nb):
+    """A copy of `nb` without folded solutions; exercise cells cleared and marked for nbgrader."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a deep copy
+    nb.cells = [cell for cell in nb.cells if not is_solution(cell)]
+    nb.cells[0].source = nb.cells[0].source.rstrip("\n") + "\n\n" + STUDENT_NOTE
+    for cell in nb.cells:
+        name = exercise_name(cell)
+        if name:
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata["nbgrader"] = {"grade_id": name, "solution": True, "grade": False, "locked": False,
+                                         "task": False, "schema_version": 3}
+    return nb
+
+
+def solved_edition(nb):
+    """A copy of `nb` whose exercise cells hold the folded solutions (what a perfect student hands in)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        name = exercise_name(cell)
+        if not name:
+            continue
+        following = cells[i + 1] if i + 1 < len(cells) else None
+        if following is None or not is_solution(following):
+            raise ValueError(f"exercise {name} has no folded solution right after it")
+        code = _SOLUTION_CODE.findall(following.source)
+        if len(code) != 1:
+            raise ValueError(f"the solution of {name} should hold one ```python block, found {len(code)}")
+        cell.source = code[0].rstrip("\n") + "\n\n\n" + _CHECK.search(cell.source).group(0).strip()
+    return nb
+
+
+def write_edition(make, out: Path, sources: list[Path]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src in sources:
+        nb = make(nbformat.read(src, as_version=4))
+        nbformat.write(nb, out / src.name)
+        written.append(out / src.name)
+    return written
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def verdicts(names: list[str], log: list[dict]) -> dict[str, dict]:
+    """Each exercise's last verdict in `log`; "not run" when its cell never ran its check."""
+    out = {name: {"status": "not run", "message": "the cell did not run (an earlier error, or it was deleted)"}
+           for name in names}
+    for entry in log:
+        if entry["exercise"] in out:
+            out[entry["exercise"]] = {"status": entry["status"], "message": entry["message"]}
+    return out
+
+
+def grade(path: Path, timeout: int = 600, kernel: str = "python3") -> dict:
+    """Execute the notebook at `path` in a fresh kernel and return each exercise's verdict."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "grades.jsonl"
+        before = os.environ.get("GPT_COURSE_GRADE_LOG")
+        os.environ["GPT_COURSE_GRADE_LOG"] = str(log)  # the kernel inherits it: check() writes its verdicts there
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True,
+                           resources={"metadata": {"path": str(path.resolve().parent)}}).execute()
+        finally:
+            if before is None:
+                del os.environ["GPT_COURSE_GRADE_LOG"]
+            else:
+                os.environ["GPT_COURSE_GRADE_LOG"] = before
+        errors = sum(any(o.get("output_type") == "error" for o in cell.get("outputs", [])) for cell in nb.cells)
+        result = verdicts(exercises(nb), read_log(log))
+    return {"notebook": path.name, "exercises": result, "cells_with_errors": errors,
+            "correct": sum(v["status"] == "correct" for v in result.values()), "total": len(result)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gpt_course.classroom", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("student", help="write the student edition (no solutions)")
+    s.add_argument("--out", type=Path, default=Path("student"))
+    s.add_argument("notebooks", nargs="*", type=Path, help="default: every course notebook")
+    v = sub.add_parser("solved", help="write the notebooks with each solution in its exercise cell (for tests)")
+    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("notebooks", nargs="*", type=Path)
+    g = sub.add_parser("grade", help="run notebooks and report every exercise's check")
+    g.add_argument("notebooks", nargs="+", type=Path)
+    g.add_argument("--json", action="store_true")
+    g.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    c = sub.add_parser("expect", help="exit 1 unless every exercise of the notebooks has STATUS in the grade log")
+    c.add_argument("status", choices=["correct", "not attempted"])
+    c.add_argument("log", type=Path)
+    c.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command in ("student", "solved"):
+        sources = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+        make = student_edition if args.command == "student" else solved_edition
+        written = write_edition(make, args.out, sources)
+        print(f"wrote {len(written)} notebooks to {args.out}/", file=sys.stderr)
+        return 0
+    if args.command == "expect":
+        log = read_log(args.log)
+        wrong = []
+        for path in args.notebooks:
+            for name, v in verdicts(exercises(nbformat.read(path, as_version=4)), log).items():
+                if v["status"] != args.status:
+                    wrong.append(f"{path.name} {name}: {v['status']} {v['message']}".rstrip())
+        print("\n".join(wrong) or f"every exercise: {args.status}")
+        return 1 if wrong else 0
+    reports = [grade(path, args.timeout) for path in args.notebooks]
+    if args.json:
+        print(json.dumps(reports, indent=2, ensure_ascii=False))
+        return 0
+    for r in reports:
+        print(f"{r['notebook']}: {r['correct']} of {r['total']} exercises correct"
+              + (f" ({r['cells_with_errors']} cells raised an error)" if r["cells_with_errors"] else ""))
+        for name, v in r["exercises"].items():
+            print(f"  {name:36s} {v['status']}" + (f": {v['message']}" if v["message"] else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
