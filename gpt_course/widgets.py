@@ -614,7 +614,7 @@ class PositionalEncodingExplorer(_Explorer):
         else:
             from .pretrain import COURSE_RECIPE
 
-            cfg = COURSE_RECIPE.model_config()
+            cfg = COURSE_RECIPE.model
         self.model = model
         self.max_len = max_len or cfg.block_size
         self.d_model = d_model or cfg.n_embd
