@@ -202,7 +202,8 @@ OBJECTIVE_RECIPE = Recipe(
 def train_language_model(objective: str, train_ids: torch.Tensor, vocab_size: int,
                          recipe: Recipe = OBJECTIVE_RECIPE, max_steps: int | None = None,
                          callback: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
-                         device: torch.device | str | None = None, mask_prob: float = MASK_PROB) -> tuple[nn.Module, dict]:
+                         device: torch.device | str | None = None,
+                         mask_prob: float = MASK_PROB) -> tuple[nn.Module, dict]:
     """Train the recipe's transformer on the token stream `train_ids` with one objective; returns (model, log).
 
     objective="next-token": a `gc.GPT` predicts token t+1 at every position (GPT's objective).

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import checkpoint_path, course_figures, load_course_model, save_checkpoint  # noqa: F401
+from .checkpoint import checkpoint_path, save_checkpoint
+from .checkpoint import course_figures, load_course_model  # noqa: F401  (importable from here too, as before)
 from .data import load_wikitext2
 from .model import GPT, GPTConfig
 from .tokenizers import BPETokenizer, Tokenizer

@@ -188,7 +188,8 @@ def test_classifier_learns_a_separable_toy_task():
 
 def test_fine_tuning_runs_on_the_trainers_schedule_and_keeps_frozen_weights():
     """Both fine-tuning loops are the Trainer's: warm-up then cosine decay, validation where promised."""
-    data = encode_classification(ByteTokenizer(), ["aaa", "bbbb", "ab", "ba", "abab", "b"], [0, 1, 0, 1, 0, 1], pad_id=0)
+    texts = ["aaa", "bbbb", "ab", "ba", "abab", "b"]
+    data = encode_classification(ByteTokenizer(), texts, [0, 1] * 3, pad_id=0)
     clf = GPTClassifier(tiny_gpt(), 2, pad_id=0)
     freeze(clf, "head")
     h = train_classifier(clf, data, epochs=3, lr=1e-2, batch_size=4, valid=data, progress=False)  # 2 steps an epoch

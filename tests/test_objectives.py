@@ -187,7 +187,8 @@ def test_a_shorter_run_warms_up_for_a_tenth_of_its_steps(monkeypatch):
     monkeypatch.setattr(gc.objectives, "fit", spy)
     _, log = train_language_model("next-token", STREAM, V, TINY, max_steps=20, progress=False)
     train_language_model("next-token", STREAM, V, TINY, max_steps=None, progress=False)
-    assert [(c.max_steps, c.warmup_steps, c.lr, c.batch_size) for c in schedules] == [(20, 2, 1e-2, 8), (60, 6, 1e-2, 8)]
+    runs = [(c.max_steps, c.warmup_steps, c.lr, c.batch_size) for c in schedules]
+    assert runs == [(20, 2, 1e-2, 8), (60, 6, 1e-2, 8)]
     assert len(log["loss"]) == 20
 
 
