@@ -29,9 +29,9 @@ from gpt_course import GPT, GPTConfig, seed_everything  # noqa: E402
 from gpt_course.data import get_batch, load_wikitext2  # noqa: E402
 from gpt_course.evaluate import bits_per_byte  # noqa: E402
 from gpt_course.ngram import fit_ngram_models  # noqa: E402
-from gpt_course.pretrain import COURSE_RECIPE, Recipe  # noqa: E402
+from gpt_course.pretrain import COURSE_RECIPE  # noqa: E402
 from gpt_course.tokenizers import BPETokenizer, CharTokenizer  # noqa: E402
-from gpt_course.train import TrainConfig, Trainer  # noqa: E402
+from gpt_course.train import Recipe, TrainConfig, Trainer  # noqa: E402
 
 
 def steps_for(budget_s: float, model_config: GPTConfig, batch: int, data: torch.Tensor) -> tuple[int, float]:
@@ -80,7 +80,8 @@ def main() -> None:
     if args.quick:
         texts = {k: v[:50_000] for k, v in texts.items()}
         budgets = [5.0]
-        recipe = replace(recipe, vocab_size=512, n_layer=2, n_embd=96, n_head=4, warmup_steps=5)
+        recipe = Recipe(replace(recipe.model, vocab_size=512, n_layer=2, n_embd=96, n_head=4),
+                        replace(recipe.train, warmup_steps=5))
 
     t0 = time.perf_counter()
     orders = range(1, 9) if not args.quick else range(1, 5)
@@ -93,7 +94,7 @@ def main() -> None:
                 "valid_bits_per_char_by_order": {k: round(v, 4) for k, v in valid_bits.items()},
                 "seconds": round(time.perf_counter() - t0, 1)}
 
-    bpe = BPETokenizer.train(texts["train"], recipe.vocab_size)
+    bpe = BPETokenizer.train(texts["train"], recipe.model.vocab_size)
     chars = CharTokenizer.from_text(texts["train"] + texts["valid"] + texts["test"])
     nano_config = GPTConfig(vocab_size=chars.vocab_size, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
 
@@ -102,12 +103,12 @@ def main() -> None:
                            weight_decay=0.1, eval_interval=max(1, steps // 5), eval_iters=5, progress=False)
 
     def course_train(steps: int) -> TrainConfig:
-        return recipe.train_config(max_steps=steps, eval_interval=max(1, steps // 5), eval_iters=5,
-                                   warmup_steps=min(recipe.warmup_steps, steps // 10), progress=False)
+        return replace(recipe.train, max_steps=steps, eval_interval=max(1, steps // 5), eval_iters=5,
+                       warmup_steps=min(recipe.train.warmup_steps, steps // 10), progress=False)
 
     runs = []
     for budget in budgets:
-        runs.append(run_recipe("course", bpe, recipe.model_config(), course_train, budget, texts, recipe.max_steps))
+        runs.append(run_recipe("course", bpe, recipe.model, course_train, budget, texts, recipe.train.max_steps))
         runs.append(run_recipe("nanogpt_style", chars, nano_config, nano_train, budget, texts))
     emit("quality_per_minute", {
         "mode": "quick" if args.quick else "full",

@@ -5,9 +5,9 @@ from .generate import generate
 from .layers import MLP, Block, LayerNorm
 from .model import GPT, GPTConfig, attention_maps, parameter_count
 from .positional import sinusoidal_encoding
-from .pretrain import load_course_model
+from .checkpoint import load_checkpoint, load_course_model, save_checkpoint
 from .tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, HFBPETokenizer, load_tokenizer
-from .train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from .train import Recipe, TrainConfig, Trainer
 from .utils import default_device, fast_mode, pick, seed_everything
 
 __all__ = [
@@ -15,7 +15,7 @@ __all__ = [
     "scaled_dot_product_attention", "LayerNorm", "MLP", "Block", "sinusoidal_encoding", "generate",
     "CharTokenizer", "ByteTokenizer", "BPETokenizer", "HFBPETokenizer", "load_tokenizer",
     "load_wikitext2", "load_sms_spam", "load_tinyshakespeare", "get_batch",
-    "TrainConfig", "Trainer", "save_checkpoint", "load_checkpoint", "load_course_model",
+    "Recipe", "TrainConfig", "Trainer", "save_checkpoint", "load_checkpoint", "load_course_model",
     "default_device", "fast_mode", "pick", "seed_everything",
 ]
 __version__ = "0.1.0"

@@ -19,7 +19,6 @@ import json
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .data import get_batch, load_wikitext2
 from .model import GPT, GPTConfig
 from .tokenizers import ByteTokenizer
-from .train import TrainConfig
+from .train import TrainConfig, Trainer
 from .utils import seed_everything
 
 BACKENDS = ("gloo", "nccl")
@@ -117,31 +116,21 @@ def train_data_parallel(steps: int = 20, batch_size: int = 16, block_size: int =
         ddp = model  # one process: nothing to synchronise
         if world_size > 1:  # DDP broadcasts rank 0's weights, then all-reduces gradients during backward
             ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        schedule = TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 10))
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.dim() < 2]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": schedule.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}],
-                                      lr=lr, betas=(schedule.beta1, schedule.beta2))
         batches = torch.Generator().manual_seed(seed)  # identical on every rank: the same global batches
-        losses = []
-        start = time.perf_counter()
-        for step in range(steps):
-            for group in optimizer.param_groups:
-                group["lr"] = schedule.lr_at(step)
+
+        def loss_fn(step: int) -> torch.Tensor:
             x, y = get_batch(data, block_size, batch_size, batches)  # the global batch (B, T)
             x, y = shard(x, rank, world_size).to(device), shard(y, rank, world_size).to(device)
-            _, loss = ddp(x, y)  # this rank's mean loss over its B/W rows
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # DDP: gradients all-reduced (averaged over ranks) while backward runs
-            torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)
-            optimizer.step()
-            global_loss = loss.detach().clone()
-            if world_size > 1:  # the mean of equal-sized shards' means is the global batch's mean
-                dist.all_reduce(global_loss)
-                global_loss /= world_size
-            losses.append(global_loss.item())
-        seconds = time.perf_counter() - start
+            return ddp(x, y)[1]  # this rank's mean loss over its B/W rows; backward() all-reduces the gradients
+
+        schedule = TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, warmup_steps=max(1, steps // 10),
+                               progress=False)
+        history = Trainer(model, config=schedule, loss_fn=loss_fn).fit()  # optimizer and clipping on the replica
+        losses = torch.tensor(history.train_loss)  # this rank's loss of every step
+        if world_size > 1:  # the mean of equal-sized shards' means is the global batch's mean
+            dist.all_reduce(losses)
+            losses /= world_size
+        seconds = history.elapsed
         record = {
             "world_size": world_size,
             "backend": backend if world_size > 1 else "none (single process)",
@@ -149,7 +138,7 @@ def train_data_parallel(steps: int = 20, batch_size: int = 16, block_size: int =
             "global_batch_size": batch_size,
             "per_rank_batch_size": batch_size // world_size,
             "steps": steps,
-            "loss": losses,
+            "loss": losses.tolist(),
             "seconds": round(seconds, 3),
             "tokens_per_second": round(steps * batch_size * block_size / max(seconds, 1e-9), 1),
             "replica_max_abs_diff": _replica_difference(model, world_size),

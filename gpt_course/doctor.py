@@ -75,7 +75,7 @@ def check_data() -> list[Check]:
 
 
 def check_checkpoint() -> tuple[Check, torch.nn.Module | None]:
-    from .pretrain import checkpoint_path, load_course_model
+    from .checkpoint import checkpoint_path, load_course_model
 
     path = checkpoint_path()
     if not path.is_file():

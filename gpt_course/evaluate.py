@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .ngram import NGramLM  # noqa: F401  (tests/test_train.py still imports it from here)
 from .utils import evaluating
 
 LN2 = math.log(2.0)

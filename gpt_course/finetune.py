@@ -9,9 +9,9 @@ cross-entropy, so the model is graded only on the tokens it should learn to writ
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
-import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -19,10 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .model import GPT
-from .train import History, TrainConfig
+from .checkpoint import History
+from .train import TrainConfig, Trainer
+from .utils import evaluating
 
 IGNORE_INDEX = -100  # targets with this value add nothing to the loss (F.cross_entropy's ignore_index)
 
@@ -180,17 +181,13 @@ def classification_metrics(y_true, y_pred, n_classes: int = 2, positive: int = 1
 @torch.no_grad()
 def predict_proba(model: GPTClassifier, data: ClassificationData, batch_size: int = 128) -> torch.Tensor:
     """Class probabilities (N, n_classes), in evaluation mode (batches of similar lengths, for speed)."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     order = torch.argsort(data.lengths, stable=True)
     out = torch.empty(len(data), model.head.out_features)
-    try:
+    with evaluating(model):
         for index in order.split(batch_size):
             T = int(data.lengths[index].max())  # drop columns that are padding in every row of the batch
             out[index] = model(data.ids[index, :T].to(device), data.lengths[index].to(device)).softmax(-1).cpu()
-    finally:
-        model.train(was_training)
     return out
 
 
@@ -209,49 +206,40 @@ def length_grouped_batches(lengths: torch.Tensor, batch_size: int, generator: to
     return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
 
 
+def _adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Fine-tuning's optimizer: AdamW with PyTorch's default betas over the trainable parameters, all decayed alike."""
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+
+
 def train_classifier(model: GPTClassifier, data: ClassificationData, epochs: int = 3, lr: float = 3e-4,
                      batch_size: int = 32, weight: torch.Tensor | None = None, valid: ClassificationData | None = None,
                      weight_decay: float = 0.01, seed: int = 0, progress: bool = True,
                      desc: str = "fine-tuning") -> History:
-    """Train the trainable parameters (see `freeze`) with AdamW, warm-up and cosine decay, on (weighted)
-    cross-entropy. Returns the per-step history; with `valid`, its loss after every epoch."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    """Train the trainable parameters (see `freeze`) with the course's `Trainer` (AdamW, warm-up and cosine decay,
+    clipping) on (weighted) cross-entropy. Returns the per-step history; with `valid`, its loss after every epoch."""
+    if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("no parameter is trainable: call freeze(model, 'head' | 'last:N' | 'full') first")
     device = next(model.parameters()).device
     steps_per_epoch = math.ceil(len(data) / batch_size)
-    schedule = TrainConfig(max_steps=epochs * steps_per_epoch, lr=lr, warmup_steps=max(1, steps_per_epoch // 2))
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    config = TrainConfig(max_steps=epochs * steps_per_epoch, lr=lr, warmup_steps=max(1, steps_per_epoch // 2),
+                         eval_interval=steps_per_epoch, progress=progress)
     weight = None if weight is None else weight.to(device)
     generator = torch.Generator().manual_seed(seed)
-    history, step, start = History(), 0, time.perf_counter()
-    model.train()
-    with tqdm(total=schedule.max_steps, desc=desc, disable=not progress, dynamic_ncols=True) as bar:
-        for _ in range(epochs):
-            for index in length_grouped_batches(data.lengths, batch_size, generator):
-                batch = data.subset(index)
-                T = int(batch.lengths.max())
-                logits = model(batch.ids[:, :T].to(device), batch.lengths.to(device))
-                loss = F.cross_entropy(logits, batch.labels.to(device), weight=weight)
-                lr_now = schedule.lr_at(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_now
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                step += 1
-                history.steps.append(step)
-                history.train_loss.append(loss.item())
-                history.lr.append(lr_now)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            if valid is not None:
-                probs = predict_proba(model, valid)
-                history.val_steps.append(step)
-                history.val_loss.append(F.nll_loss(probs.clamp_min(1e-12).log(), valid.labels).item())
-    history.elapsed = time.perf_counter() - start
-    return history
+    batches = (index for _ in range(epochs) for index in length_grouped_batches(data.lengths, batch_size, generator))
+
+    def loss_fn(step: int) -> torch.Tensor:
+        batch = data.subset(next(batches))
+        T = int(batch.lengths.max())  # drop columns that are padding in every row
+        logits = model(batch.ids[:, :T].to(device), batch.lengths.to(device))  # (B, n_classes)
+        return F.cross_entropy(logits, batch.labels.to(device), weight=weight)
+
+    def valid_loss() -> float:
+        probs = predict_proba(model, valid)
+        return F.nll_loss(probs.clamp_min(1e-12).log(), valid.labels).item()
+
+    trainer = Trainer(model, config=config, loss_fn=loss_fn, eval_fn=None if valid is None else valid_loss,
+                      optimizer=_adamw(model, lr, weight_decay), desc=desc)
+    return trainer.fit()
 
 
 # --------------------------------------------------------------------------------------------- supervised fine-tuning
@@ -310,18 +298,14 @@ def sft_batches(examples: Sequence[tuple[torch.Tensor, torch.Tensor]], batch_siz
 @torch.no_grad()
 def sft_loss(model: GPT, examples: Sequence[tuple[torch.Tensor, torch.Tensor]], batch_size: int = 64) -> float:
     """Mean cross-entropy per trained target token (targets of -100 do not count)."""
-    was_training = model.training
-    model.eval()
     total, count = 0.0, 0
-    try:
+    with evaluating(model):
         for x, y in sft_batches(examples, batch_size, shuffle=False):
             logits, _ = model(x.to(model.device))
             y = y.to(model.device)
             total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE_INDEX,
                                      reduction="sum").item()
             count += int((y != IGNORE_INDEX).sum())
-    finally:
-        model.train(was_training)
     if count == 0:
         raise ValueError("no example has a trained target token")
     return total / count
@@ -331,41 +315,25 @@ def train_sft(model: GPT, examples: Sequence[tuple[torch.Tensor, torch.Tensor]],
               batch_size: int = 16, valid: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
               eval_interval: int | None = None, weight_decay: float = 0.0, seed: int = 0,
               progress: bool = True, desc: str = "fine-tuning") -> History:
-    """Fine-tune a GPT on (x, y) examples for `steps` batches (AdamW, 10% warm-up, cosine decay).
+    """Fine-tune a GPT on (x, y) examples for `steps` batches with the course's `Trainer` (AdamW, 10% warm-up,
+    cosine decay, clipping), reshuffling the examples at every pass.
 
     The loss is the model's own cross-entropy, so masked targets (-100) do not count. With `valid`, the
-    `sft_loss` on it is recorded every `eval_interval` steps (default: 5 times) and at the end."""
+    `sft_loss` on it is recorded every `eval_interval` steps (default: 5 times) and at the end. The model is
+    left in evaluation mode."""
     if not examples:
         raise ValueError("no training examples")
-    schedule = TrainConfig(max_steps=steps, lr=lr, warmup_steps=max(1, steps // 10), batch_size=batch_size)
-    eval_interval = eval_interval or max(1, steps // 5)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
-                                  weight_decay=weight_decay)
+    config = TrainConfig(max_steps=steps, lr=lr, warmup_steps=max(1, steps // 10), batch_size=batch_size,
+                         eval_interval=eval_interval or max(1, steps // 5), progress=progress)
     generator = torch.Generator().manual_seed(seed)
-    history, step, start = History(), 0, time.perf_counter()
-    model.train()
-    with tqdm(total=steps, desc=desc, disable=not progress, dynamic_ncols=True) as bar:
-        while step < steps:
-            for x, y in sft_batches(examples, batch_size, generator):
-                lr_now = schedule.lr_at(step)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_now
-                _, loss = model(x.to(model.device), y.to(model.device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                step += 1
-                history.steps.append(step)
-                history.train_loss.append(loss.item())
-                history.lr.append(lr_now)
-                if valid is not None and (step % eval_interval == 0 or step == steps):
-                    history.val_steps.append(step)
-                    history.val_loss.append(sft_loss(model, valid))
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-                if step == steps:
-                    break
+    batches = (xy for _ in itertools.count() for xy in sft_batches(examples, batch_size, generator))
+
+    def loss_fn(step: int) -> torch.Tensor:
+        x, y = next(batches)  # (B, T) each
+        return model(x.to(model.device), y.to(model.device))[1]
+
+    history = Trainer(model, config=config, loss_fn=loss_fn,
+                      eval_fn=None if valid is None else lambda: sft_loss(model, valid),
+                      optimizer=_adamw(model, lr, weight_decay), desc=desc).fit()
     model.eval()
-    history.elapsed = time.perf_counter() - start
     return history

@@ -6,27 +6,26 @@
   partners in the batch (in-batch negatives).
 * `Encoder`: the GPT stack with a switch for the attention mask. ``causal=False`` lets every token see every
   other token (an encoder, as in BERT); ``causal=True`` is exactly `gc.GPT`.
-* `fit`: a small training loop for any loss (AdamW, warm-up + cosine, clipping, progress bar).
-* `ObjectiveRecipe` and `train_language_model`: the small transformer of notebook 11 trained as a next-token LM or
+* `fit`: the course's `Trainer` minimising any loss (AdamW, warm-up + cosine, clipping, progress bar).
+* `OBJECTIVE_RECIPE` and `train_language_model`: the small transformer of notebook 11 trained as a next-token LM or
   as a masked LM; notebook 20 calls the same function with the same recipe and gets the same models.
 """
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
+from dataclasses import replace
+from types import SimpleNamespace
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .layers import Block, LayerNorm
 from .model import GPT, GPTConfig
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from .data import get_batch
-from .train import TrainConfig
+from .train import Recipe, TrainConfig, Trainer
 from .utils import seed_everything
 
 IGNORE_INDEX = -100  # label of a position that is not scored (F.cross_entropy's default ignore_index)
@@ -180,97 +179,60 @@ class LeftToRight(nn.Module):
 
 def fit(model: nn.Module, loss_fn: Callable[[int], torch.Tensor], config: TrainConfig,
         desc: str = "training", callback: Callable[[int], None] | None = None) -> dict:
-    """Minimise `loss_fn(step)` (it draws its own batch and returns a scalar loss) with AdamW, the warm-up +
-    cosine schedule of `config.lr_at`, and gradient clipping, as `Trainer` does for next-token prediction.
-    `callback(steps_done)` runs after every step (e.g. to probe the model now and then; it is timed too).
+    """Minimise `loss_fn(step)` (it draws its own batch and returns a scalar loss) with the `Trainer` of notebook 10:
+    AdamW, the warm-up + cosine schedule of `config.lr_at`, gradient clipping. `callback(steps_done)` runs after
+    every step (e.g. to probe the model now and then; it is timed too). The model is left in evaluation mode.
     Returns {"loss": the loss of every step, "seconds": the time it took}."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=config.lr, betas=(config.beta1, config.beta2))
-    model.train()
-    losses, start = [], time.perf_counter()
-    bar = tqdm(range(config.max_steps), desc=desc, disable=not config.progress, dynamic_ncols=True)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr_at(step)
-        loss = loss_fn(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
-        if step % 10 == 0 or step == config.max_steps - 1:
-            bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}", refresh=False)
-        if callback is not None:
-            callback(step + 1)
-            model.train()
-    bar.close()
+    hooks = [] if callback is None else [SimpleNamespace(on_step=lambda trainer: callback(trainer.step))]
+    history = Trainer(model, config=config, callbacks=hooks, loss_fn=loss_fn, desc=desc).fit()
     model.eval()
-    return {"loss": losses, "seconds": time.perf_counter() - start}
+    return {"loss": history.train_loss, "seconds": history.elapsed}
 
 
-@dataclass(frozen=True)
-class ObjectiveRecipe:
-    """The small transformer of notebooks 11 and 20 and how it is trained (the same recipe gives the same weights).
+MASK_PROB = 0.4  # share of tokens the masked LM corrupts (see train_language_model)
 
-    `mask_prob` is the share of tokens the masked LM corrupts: BERT used 0.15; at this small budget 0.4 gives the
-    masked LM more targets per step (Wettig et al., 2023, found 0.4 as good or better; notebook 11 measures both).
-    """
-
-    n_layer: int = 2
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 32
-    batch_size: int = 32
-    lr: float = 3e-3
-    max_steps: int = 800
-    mask_prob: float = 0.4
-    seed: int = 0
-
-    def model_config(self, vocab_size: int) -> GPTConfig:
-        """`vocab_size` ordinary tokens plus [MASK] (id `vocab_size`); rotary positions (RoPE)."""
-        return GPTConfig(vocab_size=vocab_size + 1, block_size=self.block_size, n_layer=self.n_layer,
-                         n_head=self.n_head, n_embd=self.n_embd, pos_encoding="rope")
-
-    def train_config(self, max_steps: int | None = None, progress: bool = True) -> TrainConfig:
-        steps = self.max_steps if max_steps is None else max_steps
-        return TrainConfig(max_steps=steps, batch_size=self.batch_size, lr=self.lr,
-                           warmup_steps=max(1, steps // 10), progress=progress)
-
-
-OBJECTIVE_RECIPE = ObjectiveRecipe()
+# The small transformer of notebooks 11 and 20 and how it is trained (the same recipe gives the same weights).
+# Its vocabulary is the course tokenizer's 2048 tokens plus [MASK]; `train_language_model` sets it from the data.
+OBJECTIVE_RECIPE = Recipe(
+    model=GPTConfig(vocab_size=2048 + 1, block_size=32, n_layer=2, n_head=4, n_embd=128, pos_encoding="rope"),
+    train=TrainConfig(max_steps=800, batch_size=32, lr=3e-3, warmup_steps=80),
+)
 
 
 def train_language_model(objective: str, train_ids: torch.Tensor, vocab_size: int,
-                         recipe: ObjectiveRecipe = OBJECTIVE_RECIPE, max_steps: int | None = None,
+                         recipe: Recipe = OBJECTIVE_RECIPE, max_steps: int | None = None,
                          callback: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
-                         device: torch.device | str | None = None) -> tuple[nn.Module, dict]:
+                         device: torch.device | str | None = None,
+                         mask_prob: float = MASK_PROB) -> tuple[nn.Module, dict]:
     """Train the recipe's transformer on the token stream `train_ids` with one objective; returns (model, log).
 
     objective="next-token": a `gc.GPT` predicts token t+1 at every position (GPT's objective).
     objective="masked": an `Encoder(causal=False)` recovers the tokens `mask_tokens` corrupted, [MASK] being id
-    `vocab_size` (BERT's objective). Both draw the same windows in the same order; the corruption has a
-    random generator of its own. `callback(steps_done, model)` runs after every step (to probe the model being
-    trained). `log` is `fit`'s: {"loss": per step, "seconds": ...}.
+    `vocab_size` (BERT's objective). `mask_prob` is the share it corrupts: BERT used 0.15; at this small budget
+    0.4 gives the masked LM more targets per step (Wettig et al., 2023, found 0.4 as good or better; notebook 11
+    measures both). Both models have `vocab_size` + 1 rows and draw the same windows in the same order; the
+    corruption has a random generator of its own. `max_steps` shortens the run (warm-up: a tenth of the steps).
+    `callback(steps_done, model)` runs after every step (to probe the model being trained). `log` is `fit`'s:
+    {"loss": per step, "seconds": ...}.
     """
     if objective not in ("next-token", "masked"):
         raise ValueError(f"objective={objective!r}: choose 'next-token' (GPT) or 'masked' (BERT)")
-    config = recipe.model_config(vocab_size)
-    seed_everything(recipe.seed)
+    config = replace(recipe.model, vocab_size=vocab_size + 1)
+    c = recipe.train
+    if max_steps is not None:
+        c = replace(c, max_steps=max_steps, warmup_steps=max(1, max_steps // 10))
+    seed_everything(c.seed)
     model = (GPT(config) if objective == "next-token" else Encoder(config, causal=False)).to(device or "cpu")
-    windows = torch.Generator().manual_seed(recipe.seed + 1)  # which windows of text, in which order
-    corruption = torch.Generator().manual_seed(recipe.seed + 2)  # which tokens the masked LM corrupts
+    windows = torch.Generator().manual_seed(c.seed + 1)  # which windows of text, in which order
+    corruption = torch.Generator().manual_seed(c.seed + 2)  # which tokens the masked LM corrupts
 
     def loss_fn(step: int) -> torch.Tensor:
-        x, y = get_batch(train_ids, recipe.block_size, recipe.batch_size, windows, model.device)
+        x, y = get_batch(train_ids, config.block_size, c.batch_size, windows, model.device)
         if objective == "next-token":
             return model(x, y)[1]
-        inputs, labels = mask_tokens(x, vocab_size, vocab_size, recipe.mask_prob, corruption)
+        inputs, labels = mask_tokens(x, vocab_size, vocab_size, mask_prob, corruption)
         return mlm_loss(model(inputs)[0], labels)
 
-    log = fit(model, loss_fn, recipe.train_config(max_steps, progress), desc=objective,
+    log = fit(model, loss_fn, replace(c, progress=progress), desc=objective,
               callback=None if callback is None else lambda step: callback(step, model))
     return model, log

@@ -1,30 +1,27 @@
-"""Training: AdamW with warm-up + cosine schedule, progress bar, live history, interrupt-safe checkpoints.
+"""Training: one loop (`Trainer`) for every objective in the course, one config per run (`Recipe`).
 
-A checkpoint is one safetensors file: the model's and the optimizer's tensors, the random-number states, and
-a JSON header (config, tokenizer, step, history, a SHA-256 of every tensor). It is written to a temporary
-file and renamed, so a crash mid-write never destroys the last good one, and loading runs no pickled code.
+The loop is AdamW (or Muon) with a warm-up + cosine schedule, gradient clipping, a progress bar, a live
+history and interrupt-safe checkpoints. What differs between runs is passed in: the loss of a batch
+(next-token prediction on a token stream by default), which parameters train (those with requires_grad),
+how to validate, and callbacks.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from .checkpoint import History, load_checkpoint, save_checkpoint
 from .data import get_batch
-from .model import GPT, GPTConfig
+from .model import GPTConfig
+from .utils import evaluating
 
-FORMAT = "gpt_course.checkpoint.v1"
+INTERRUPTED_PATH = "runs/interrupted.safetensors"  # where an interrupted next-token run is saved without a path
 
 
 @dataclass
@@ -67,6 +64,16 @@ class TrainConfig:
         span = max(1, self.max_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
         return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (self.lr - min_lr)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One run: the model to build and how to train it (`pretrain.COURSE_RECIPE`, `objectives.OBJECTIVE_RECIPE`).
+
+    Change a part with `dataclasses.replace`, e.g. ``replace(recipe.train, max_steps=20)``."""
+
+    model: GPTConfig
+    train: TrainConfig
 
 
 class MuonWithAdamW(torch.optim.Optimizer):
@@ -131,10 +138,13 @@ class MuonWithAdamW(torch.optim.Optimizer):
 
 
 def make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with weight decay on matrices only (`c.optimizer == "adamw"`), or Muon + AdamW (`"muon"`)."""
-    muon = [p for n, p in model.named_parameters() if p.dim() == 2 and ".h." in f".{n}"] if c.optimizer == "muon" else []
+    """The optimizer for the trainable parameters (requires_grad): AdamW with weight decay on matrices only
+    (weights and embeddings; none on biases and LayerNorm gains), or, with `c.optimizer == "muon"`, Muon for the
+    blocks' weight matrices and that AdamW for the rest."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    muon = [p for n, p in named if p.dim() == 2 and ".h." in f".{n}"] if c.optimizer == "muon" else []
     ids = {id(p) for p in muon}
-    rest = [p for p in model.parameters() if id(p) not in ids]
+    rest = [p for _, p in named if id(p) not in ids]
     groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": c.weight_decay},
               {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
     if muon:
@@ -142,62 +152,62 @@ def make_optimizer(model: torch.nn.Module, c: TrainConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(groups, lr=c.lr, betas=(c.beta1, c.beta2))
 
 
-@dataclass
-class History:
-    """What happened during training, for plots: per-step losses and learning rates, periodic validation."""
-
-    steps: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    val_steps: list[int] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    tokens_per_sec: list[float] = field(default_factory=list)
-    elapsed: float = 0.0
-    interrupted: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "History":
-        return cls(**d)
-
-
 class Trainer:
-    """Trains a GPT on 1-D token streams. `fit()` can be stopped with the Jupyter stop button (the model and
-    history stay in memory and a checkpoint is saved) and continued with `fit()` again or `Trainer.resume`."""
+    """The course's training loop. By default it trains a GPT on next-token prediction over the 1-D token stream
+    `train_data`; `loss_fn(step)` replaces that loss (it draws its own batch and returns a scalar). Only the
+    parameters with requires_grad train. `fit()` can be stopped with the Jupyter stop button (the model and
+    history stay in memory; a checkpoint is saved) and continued with `fit()` again or `Trainer.resume`.
+
+    Validation runs every `eval_interval` steps and at the last step: `eval_fn()` (a loss), or by default the
+    next-token loss on `val_data`. Callbacks are objects with any of `on_step(trainer)`, `on_eval(trainer)`,
+    `on_end(trainer)`. `optimizer` replaces `make_optimizer(model, config)`.
+    """
 
     def __init__(
         self,
-        model: GPT,
-        train_data: torch.Tensor,
+        model: torch.nn.Module,
+        train_data: torch.Tensor | None = None,
         val_data: torch.Tensor | None = None,
         config: TrainConfig | None = None,
         tokenizer=None,
-        callbacks: Sequence[Callable] = (),
+        callbacks: Sequence = (),
+        loss_fn: Callable[[int], torch.Tensor] | None = None,
+        eval_fn: Callable[[], float] | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        desc: str = "training",
     ):
+        if train_data is None and loss_fn is None:
+            raise ValueError("Trainer needs train_data (a 1-D tensor of token ids) or a loss_fn(step) to minimise")
         self.model, self.config = model, config or TrainConfig()
         self.train_data, self.val_data = train_data, val_data
-        self.tokenizer, self.callbacks = tokenizer, list(callbacks)
+        self.tokenizer, self.callbacks, self.desc = tokenizer, list(callbacks), desc
         self.block_size = model.config.block_size
-        get_batch(train_data, self.block_size, 1, torch.Generator())  # fail early on too little data
-        self.device = model.device
-        self.optimizer = make_optimizer(model, self.config)
+        self.device = next(model.parameters()).device
+        if train_data is not None:
+            get_batch(train_data, self.block_size, 1, torch.Generator())  # fail early on too little data
+        self.loss_fn = loss_fn or self.next_token_loss
+        self.eval_fn = eval_fn or (None if val_data is None else lambda: self.estimate_loss(val_data))
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("no parameter is trainable (all have requires_grad=False): unfreeze some first")
+        self.optimizer = optimizer or make_optimizer(model, self.config)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.step = 0
         self.history = History()
 
+    def next_token_loss(self, step: int) -> torch.Tensor:
+        """The default loss: mean cross-entropy of next-token prediction on a random batch of `train_data`."""
+        x, y = get_batch(self.train_data, self.block_size, self.config.batch_size, self.generator, self.device)
+        return self.model(x, y)[1]
+
     def estimate_loss(self, data: torch.Tensor) -> float:
         """Mean loss over `eval_iters` batches drawn with a fixed seed (the same batches every time)."""
         gen = torch.Generator().manual_seed(self.config.seed + 1)
-        was_training = self.model.training
-        self.model.eval()
-        with torch.no_grad():
+        with evaluating(self.model), torch.no_grad():
             losses = [
                 self.model(*get_batch(data, self.block_size, self.config.batch_size, gen, self.device))[1].item()
                 for _ in range(self.config.eval_iters)
             ]
-        self.model.train(was_training)
         return sum(losses) / len(losses)
 
     def _emit(self, event: str) -> None:
@@ -208,39 +218,41 @@ class Trainer:
 
     def fit(self, max_steps: int | None = None) -> History:
         """Train until `max_steps` (default: the config's). Returns the history."""
-        c = self.config
+        c, h = self.config, self.history
         end = c.max_steps if max_steps is None else max_steps
         interval = c.checkpoint_interval or c.eval_interval
-        self.model.train()
-        self.history.interrupted = False
-        bar = tqdm(total=end, initial=self.step, desc="training", disable=not c.progress, dynamic_ncols=True)
-        start = time.perf_counter() - self.history.elapsed
+        next_token = self.loss_fn == self.next_token_loss
+        h.interrupted = False
+        bar = tqdm(total=end, initial=self.step, desc=self.desc, disable=not c.progress, dynamic_ncols=True)
+        start = time.perf_counter() - h.elapsed
         try:
             while self.step < end:
                 t0 = time.perf_counter()
+                self.model.train()  # also after a callback that evaluated the model
                 lr = c.lr_at(self.step)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                x, y = get_batch(self.train_data, self.block_size, c.batch_size, self.generator, self.device)
-                _, loss = self.model(x, y)
+                loss = self.loss_fn(self.step)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if c.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(self.params, c.grad_clip)
                 self.optimizer.step()
                 self.step += 1
-                h = self.history
                 h.steps.append(self.step)
                 h.train_loss.append(loss.item())
                 h.lr.append(lr)
-                h.tokens_per_sec.append(x.numel() / max(time.perf_counter() - t0, 1e-9))
+                if next_token:
+                    h.tokens_per_sec.append(c.batch_size * self.block_size / max(time.perf_counter() - t0, 1e-9))
                 h.elapsed = time.perf_counter() - start
-                if self.val_data is not None and (self.step % c.eval_interval == 0 or self.step == c.max_steps):
+                if self.eval_fn is not None and (self.step % c.eval_interval == 0 or self.step == c.max_steps):
                     h.val_steps.append(self.step)
-                    h.val_loss.append(self.estimate_loss(self.val_data))
+                    h.val_loss.append(self.eval_fn())
                     self._emit("on_eval")
                 bar.update(1)
-                postfix = {"loss": f"{h.train_loss[-1]:.3f}", "tok/s": f"{h.tokens_per_sec[-1]:,.0f}"}
+                postfix = {"loss": f"{h.train_loss[-1]:.3f}"}
+                if h.tokens_per_sec:
+                    postfix["tok/s"] = f"{h.tokens_per_sec[-1]:,.0f}"
                 if h.val_loss:
                     postfix["val"] = f"{h.val_loss[-1]:.3f}"
                 bar.set_postfix(postfix, refresh=False)
@@ -248,18 +260,18 @@ class Trainer:
                 if c.checkpoint_path and (self.step % interval == 0 or self.step == end):
                     self.save(c.checkpoint_path)
         except KeyboardInterrupt:
-            self.history.interrupted = True
-            path = c.checkpoint_path or "runs/interrupted.safetensors"
-            self.save(path)
-            print(f"Training interrupted at step {self.step}; model and history kept, checkpoint saved to {path}. "
+            h.interrupted = True
+            path = c.checkpoint_path or (INTERRUPTED_PATH if next_token else None)
+            saved = f", checkpoint saved to {self.save(path)}" if path else ""
+            print(f"Training interrupted at step {self.step}; model and history kept{saved}. "
                   f"Call fit() again to continue.")
         finally:
             bar.close()
         self._emit("on_end")
-        return self.history
+        return h
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write a checkpoint that `Trainer.resume` continues bit-for-bit."""
+    def save(self, path: str | os.PathLike):
+        """Write a checkpoint that `Trainer.resume` continues bit-for-bit. Returns its path."""
         return save_checkpoint(
             path, self.model, tokenizer=self.tokenizer, step=self.step, optimizer=self.optimizer,
             history=self.history, train_config=self.config, rng={"batches": self.generator.get_state(),
@@ -267,8 +279,8 @@ class Trainer:
         )
 
     @classmethod
-    def resume(cls, path, train_data, val_data=None, callbacks: Sequence[Callable] = (), **overrides) -> "Trainer":
-        """Continue from a checkpoint: same model, optimizer, step, history and random streams."""
+    def resume(cls, path, train_data, val_data=None, callbacks: Sequence = (), **overrides) -> "Trainer":
+        """Continue a next-token run from a checkpoint: same model, optimizer, step, history and random streams."""
         ckpt = load_checkpoint(path)
         if ckpt.train_config is None:
             raise ValueError(f"{path} holds weights only (no training state); start a new Trainer from ckpt.model")
@@ -281,145 +293,3 @@ class Trainer:
         if "torch" in ckpt.rng:
             torch.set_rng_state(ckpt.rng["torch"])
         return trainer
-
-
-def train(model: GPT, train_data, val_data=None, config: TrainConfig | None = None, tokenizer=None,
-          callbacks: Sequence[Callable] = ()) -> History:
-    """Train `model` in place and return its history (see `Trainer` to continue or resume)."""
-    return Trainer(model, train_data, val_data, config, tokenizer, callbacks).fit()
-
-
-# --------------------------------------------------------------------------------------------- checkpoints
-
-
-@dataclass
-class Checkpoint:
-    model: GPT
-    tokenizer: Any = None
-    step: int = 0
-    history: History = field(default_factory=History)
-    train_config: dict | None = None
-    optimizer_state: dict | None = None
-    rng: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
-
-
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        h.update(name.encode())
-        h.update(str(t.dtype).encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: GPT,
-    tokenizer=None,
-    step: int = 0,
-    optimizer: torch.optim.Optimizer | None = None,
-    history: History | None = None,
-    train_config: TrainConfig | None = None,
-    rng: dict[str, torch.Tensor] | None = None,
-    extra: dict | None = None,
-) -> Path:
-    """Save atomically (temporary file + rename). Returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {}
-    tied = model.config.tie_weights
-    for name, t in model.state_dict().items():
-        if tied and name == "lm_head.weight":
-            continue  # the same matrix as transformer.wte.weight
-        tensors[f"model.{name}"] = t.detach().cpu().contiguous()
-    optim_meta = None
-    if optimizer is not None:
-        state = optimizer.state_dict()
-        optim_meta = {"param_groups": state["param_groups"], "state": {}}
-        for pid, pstate in state["state"].items():
-            optim_meta["state"][str(pid)] = sorted(pstate)
-            for key, value in pstate.items():
-                tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
-    for key, value in (rng or {}).items():
-        tensors[f"rng.{key}"] = value.detach().cpu().contiguous()
-    meta = {
-        "format": FORMAT,
-        "config": model.config.to_dict(),
-        "tokenizer": tokenizer.to_dict() if tokenizer is not None else None,
-        "step": step,
-        "history": history.to_dict() if history is not None else None,
-        "train_config": asdict(train_config) if train_config is not None else None,
-        "optimizer": optim_meta,
-        "extra": extra or {},
-        "sha256": _digest(tensors),
-    }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"gpt_course": json.dumps(meta)})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is an ordinary file
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}: train first, or check the path")
-    try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable checkpoint (corrupted or truncated?): {err}") from err
-    if "gpt_course" not in header:
-        raise ValueError(f"{path} is a safetensors file but not a gpt_course checkpoint (no 'gpt_course' header)")
-    meta = json.loads(header["gpt_course"])
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} has checkpoint format {meta.get('format')!r}; this version reads {FORMAT!r}")
-    if _digest(tensors) != meta.get("sha256"):
-        raise ValueError(f"{path} failed its SHA-256 check: the tensors were changed after saving (corrupted or "
-                         f"tampered); use another checkpoint or retrain")
-    return tensors, meta
-
-
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None = None) -> Checkpoint:
-    """Load a checkpoint saved by `save_checkpoint`; verifies its SHA-256, never unpickles anything."""
-    path = Path(path)
-    tensors, meta = _read(path)
-    model = GPT(GPTConfig.from_dict(meta["config"]))
-    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    allowed_missing = {"lm_head.weight"} if model.config.tie_weights else set()
-    if set(missing) - allowed_missing or unexpected:
-        raise ValueError(f"{path} does not match its config: missing {missing}, unexpected {unexpected}")
-    if device is not None:
-        model.to(device)
-    tokenizer = None
-    if meta.get("tokenizer") is not None:
-        from .tokenizers import tokenizer_from_dict
-
-        tokenizer = tokenizer_from_dict(meta["tokenizer"])
-    optimizer_state = None
-    if meta.get("optimizer") is not None:
-        om = meta["optimizer"]
-        optimizer_state = {
-            "param_groups": om["param_groups"],
-            "state": {int(pid): {key: tensors[f"optim.{pid}.{key}"] for key in keys} for pid, keys in om["state"].items()},
-        }
-    rng = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
-    history = History.from_dict(meta["history"]) if meta.get("history") else History()
-    return Checkpoint(model, tokenizer, meta.get("step", 0), history, meta.get("train_config"), optimizer_state, rng,
-                      meta.get("extra", {}))

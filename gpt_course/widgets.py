@@ -91,7 +91,7 @@ def _model_device(model) -> torch.device:
 
 def _course_model(model, tokenizer):
     if model is None and tokenizer is None:
-        from .pretrain import load_course_model
+        from .checkpoint import load_course_model
 
         return load_course_model()
     if model is None or tokenizer is None:
@@ -574,7 +574,7 @@ class PositionalEncodingExplorer(_Explorer):
         else:
             from .pretrain import COURSE_RECIPE
 
-            cfg = COURSE_RECIPE.model_config()
+            cfg = COURSE_RECIPE.model
         self.model = model
         self.max_len = max_len or cfg.block_size
         self.d_model = d_model or cfg.n_embd
@@ -602,7 +602,7 @@ class PositionalEncodingExplorer(_Explorer):
 
     def _learned(self) -> torch.Tensor:
         if self.model is None:
-            from .pretrain import checkpoint_path, load_course_model
+            from .checkpoint import checkpoint_path, load_course_model
 
             if not checkpoint_path().exists():
                 raise InputError(f"No course checkpoint at {checkpoint_path()}: run `python -m gpt_course.pretrain` "

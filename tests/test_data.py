@@ -3,7 +3,6 @@ batching."""
 
 import hashlib
 import io
-import os
 import shutil
 import socket
 import subprocess

@@ -14,6 +14,7 @@ from gpt_course.finetune import (
 )
 from gpt_course.generate import generate_text
 from gpt_course.tokenizers import ByteTokenizer
+from gpt_course.train import TrainConfig
 
 
 def tiny_gpt(seed=0, **overrides) -> GPT:
@@ -183,6 +184,29 @@ def test_classifier_learns_a_separable_toy_task():
     assert len(history.steps) == 15 * 4 and len(history.val_loss) == 15
     assert history.val_loss[-1] < 0.5 * history.val_loss[0]
     assert evaluate_classifier(clf, data)["accuracy"] >= 0.9
+
+
+
+def test_fine_tuning_runs_on_the_trainers_schedule_and_keeps_frozen_weights():
+    """Both fine-tuning loops are the Trainer's: warm-up then cosine decay, validation where promised."""
+    texts = ["aaa", "bbbb", "ab", "ba", "abab", "b"]
+    data = encode_classification(ByteTokenizer(), texts, [0, 1] * 3, pad_id=0)
+    clf = GPTClassifier(tiny_gpt(), 2, pad_id=0)
+    freeze(clf, "head")
+    h = train_classifier(clf, data, epochs=3, lr=1e-2, batch_size=4, valid=data, progress=False)  # 2 steps an epoch
+    assert h.lr == [TrainConfig(max_steps=6, lr=1e-2, warmup_steps=1).lr_at(s) for s in range(6)]
+    assert h.val_steps == [2, 4, 6]
+
+    tok = ByteTokenizer()
+    examples = [build_sft_example(tok, "a b", " b", block_size=16)] * 6
+    model = tiny_gpt()
+    model.transformer.h.requires_grad_(False)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    h = train_sft(model, examples, steps=10, lr=1e-2, batch_size=4, valid=examples, eval_interval=4,
+                  weight_decay=0.1, progress=False)
+    assert h.lr == [TrainConfig(max_steps=10, lr=1e-2, warmup_steps=1).lr_at(s) for s in range(10)]
+    assert h.val_steps == [4, 8, 10] and not model.training
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
 
 
 # ----------------------------------------------------------------------------------------- SFT masking

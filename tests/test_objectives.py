@@ -1,4 +1,5 @@
 """Masked-token corruption, the MLM loss, InfoNCE and the bidirectional/causal Encoder (notebook 11)."""
+import dataclasses
 import math
 
 import pytest
@@ -6,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 import gpt_course as gc
-from gpt_course.objectives import (IGNORE_INDEX, OBJECTIVE_RECIPE, Encoder, LeftToRight, ObjectiveRecipe, fit,
+from gpt_course.objectives import (IGNORE_INDEX, MASK_PROB, OBJECTIVE_RECIPE, Encoder, LeftToRight, fit,
                                    info_nce, mask_tokens, mlm_loss, next_token_logits, train_language_model)
-from gpt_course.train import TrainConfig
+from gpt_course.train import Recipe, TrainConfig
 
 V, MASK = 50, 50  # 50 ordinary tokens, [MASK] gets id 50
 CFG = gc.GPTConfig(vocab_size=V + 1, block_size=16, n_layer=2, n_head=2, n_embd=32)
@@ -162,14 +163,41 @@ def test_fit_lowers_a_masked_lm_loss():
 
 # ------------------------------------------------------------------------------------ train_language_model
 
-TINY = ObjectiveRecipe(n_layer=1, n_head=2, n_embd=32, block_size=16, batch_size=8, lr=1e-2, max_steps=60)
+TINY = Recipe(dataclasses.replace(OBJECTIVE_RECIPE.model, n_layer=1, n_head=2, n_embd=32, block_size=16),
+              TrainConfig(max_steps=60, batch_size=8, lr=1e-2, warmup_steps=6))
 STREAM = torch.arange(3000) * 7 % 10  # a token stream of period 10: each token follows from its neighbours
 
 
-def test_recipe_builds_the_notebook_11_transformer():
-    cfg = OBJECTIVE_RECIPE.model_config(2048)
-    assert (cfg.vocab_size, cfg.block_size, cfg.pos_encoding) == (2049, OBJECTIVE_RECIPE.block_size, "rope")
-    assert TINY.train_config(10, progress=False).max_steps == 10 and TINY.train_config().max_steps == 60
+def test_recipe_builds_the_notebook_11_transformer_with_one_row_for_mask():
+    cfg = OBJECTIVE_RECIPE.model
+    assert (cfg.block_size, cfg.n_layer, cfg.n_embd, cfg.pos_encoding) == (32, 2, 128, "rope")
+    assert OBJECTIVE_RECIPE.train.warmup_steps == OBJECTIVE_RECIPE.train.max_steps // 10 and MASK_PROB == 0.4
+    model, log = train_language_model("next-token", STREAM, V, TINY, max_steps=3, progress=False)
+    assert model.config == dataclasses.replace(TINY.model, vocab_size=V + 1) and len(log["loss"]) == 3
+
+
+def test_a_shorter_run_warms_up_for_a_tenth_of_its_steps(monkeypatch):
+    """max_steps=20 is the recipe's schedule scaled down: 20 steps, 2 of them warm-up, the recipe's lr and batch."""
+    schedules, real_fit = [], gc.objectives.fit
+
+    def spy(model, loss_fn, config, **kwargs):
+        schedules.append(config)
+        return real_fit(model, loss_fn, config, **kwargs)
+
+    monkeypatch.setattr(gc.objectives, "fit", spy)
+    _, log = train_language_model("next-token", STREAM, V, TINY, max_steps=20, progress=False)
+    train_language_model("next-token", STREAM, V, TINY, max_steps=None, progress=False)
+    runs = [(c.max_steps, c.warmup_steps, c.lr, c.batch_size) for c in schedules]
+    assert runs == [(20, 2, 1e-2, 8), (60, 6, 1e-2, 8)]
+    assert len(log["loss"]) == 20
+
+
+def test_mask_prob_changes_only_the_corruption():
+    a, log_a = train_language_model("masked", STREAM, V, TINY, max_steps=5, progress=False)
+    b, log_b = train_language_model("masked", STREAM, V, TINY, max_steps=5, progress=False, mask_prob=0.15)
+    assert log_a["loss"] != log_b["loss"]
+    with pytest.raises(ValueError, match="mask_prob"):
+        train_language_model("masked", STREAM, V, TINY, max_steps=5, progress=False, mask_prob=1.5)
 
 
 def test_train_language_model_is_reproducible_and_a_callback_does_not_change_the_result():

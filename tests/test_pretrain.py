@@ -1,5 +1,7 @@
 """The shipped course checkpoint loads and reproduces its documented figure; a missing one is trained."""
-from dataclasses import replace
+import subprocess
+import sys
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -7,7 +9,8 @@ import torch
 import gpt_course.pretrain as pretrain_module
 from gpt_course.data import load_wikitext2
 from gpt_course.evaluate import bits_per_byte
-from gpt_course.pretrain import COURSE_RECIPE, checkpoint_path, course_figures, load_course_model
+from gpt_course.checkpoint import checkpoint_path, course_figures, load_checkpoint, load_course_model
+from gpt_course.pretrain import COURSE_RECIPE
 
 
 def test_shipped_checkpoint_loads_and_matches_its_validation_figure():
@@ -16,14 +19,15 @@ def test_shipped_checkpoint_loads_and_matches_its_validation_figure():
     assert path.stat().st_size <= 10 * 2**20, "the shipped checkpoint must stay under 10 MB"
     model, tok = load_course_model()
     figures = course_figures()["figures"]
-    assert model.config == COURSE_RECIPE.model_config()
+    assert model.config == COURSE_RECIPE.model
     measured = bits_per_byte(model, tok, load_wikitext2("valid"))
     assert measured == pytest.approx(figures["valid_bits_per_byte"], abs=0.01)
 
 
 def test_missing_checkpoint_is_trained_rather_than_failing(tmp_path, monkeypatch, capsys):
-    tiny = replace(COURSE_RECIPE, vocab_size=300, n_layer=1, n_head=2, n_embd=32, block_size=32, max_steps=5,
-                   warmup_steps=1, batch_size=4)
+    tiny = replace(COURSE_RECIPE, model=replace(COURSE_RECIPE.model, vocab_size=300, n_layer=1, n_head=2, n_embd=32,
+                                                block_size=32),
+                   train=replace(COURSE_RECIPE.train, max_steps=5, warmup_steps=1, batch_size=4))
     real = pretrain_module.pretrain
     monkeypatch.setattr(pretrain_module, "pretrain",
                         lambda out, **kw: real(tiny, out=out, evaluate_test=False, progress=False))
@@ -48,5 +52,26 @@ def test_cli_trains_an_overridden_recipe(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pretrain_module, "pretrain",
                         lambda recipe, out, evaluate_test: seen.update(recipe=recipe, out=out) or (None, None, {}))
     pretrain_module.main(["--set", "optimizer=muon", "dropout=0.1", "--steps", "7", "--out", str(tmp_path / "m")])
-    assert seen["recipe"] == replace(COURSE_RECIPE, optimizer="muon", dropout=0.1, max_steps=7)
+    assert seen["recipe"] == replace(COURSE_RECIPE, model=replace(COURSE_RECIPE.model, dropout=0.1),
+                                     train=replace(COURSE_RECIPE.train, optimizer="muon", max_steps=7, eval_interval=1))
     assert seen["out"] == str(tmp_path / "m")
+
+
+def test_course_recipe_is_the_recipe_the_shipped_checkpoint_was_trained_with():
+    """The shipped file records the recipe it was made with (flat, as it was written then): every field must
+    still be what COURSE_RECIPE builds, so that retraining reproduces it."""
+    recorded = course_figures()["recipe"]
+    now = {**asdict(COURSE_RECIPE.model), **asdict(COURSE_RECIPE.train)}
+    assert recorded and all(now[key] == value for key, value in recorded.items()), (recorded, now)
+    shipped = load_checkpoint(checkpoint_path())
+    assert shipped.step == COURSE_RECIPE.train.max_steps
+    assert shipped.history.val_steps == list(range(80, 801, 80))  # validation every tenth of the run
+
+
+def test_running_the_module_gives_no_runtime_warning():
+    """`python -m gpt_course.pretrain` must not find the module imported already by the package."""
+    run = subprocess.run([sys.executable, "-W", "always", "-m", "gpt_course.pretrain", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "usage:" in run.stdout
+    assert "RuntimeWarning" not in run.stderr, run.stderr

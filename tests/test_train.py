@@ -1,18 +1,20 @@
-"""Training: the schedule, exact resumption (also after SIGKILL), interrupt safety, checkpoint integrity."""
+"""Training: the schedule, one loop for any loss, exact resumption (also after SIGKILL), interrupt safety,
+checkpoint integrity."""
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import torch
 
 from gpt_course import GPT, GPTConfig, seed_everything
 from gpt_course.tokenizers import CharTokenizer
-from gpt_course.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from gpt_course.checkpoint import load_checkpoint, save_checkpoint
+from gpt_course.data import get_batch
+from gpt_course.train import TrainConfig, Trainer, make_optimizer
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 60
 
@@ -93,6 +95,67 @@ def test_muon_option_uses_torch_muon_on_block_matrices_only():
         TrainConfig(optimizer="sgd")
 
 
+
+def test_a_loss_fn_runs_the_same_loop_as_next_token_training():
+    """The default loss is one `loss_fn`: passing it by hand gives the same losses, weights and validation."""
+    model, tok, data, config = setup()
+    ref = Trainer(model, data, data, config)
+    h_ref = ref.fit()
+    model, tok, data, config = setup()
+    batches = torch.Generator().manual_seed(config.seed)
+    calls = []
+
+    def loss_fn(step):
+        calls.append(step)
+        x, y = get_batch(data, 16, config.batch_size, batches)
+        return model(x, y)[1]
+
+    own = Trainer(model, config=config, loss_fn=loss_fn, eval_fn=lambda: own.estimate_loss(data))
+    h = own.fit()
+    assert calls == list(range(30))
+    assert h.train_loss == h_ref.train_loss and h.lr == h_ref.lr
+    assert h.val_steps == h_ref.val_steps and h.val_loss == h_ref.val_loss
+    assert h.tokens_per_sec == [] and len(h_ref.tokens_per_sec) == 30  # tokens are counted for next-token runs only
+    for (name, p), q in zip(model.state_dict().items(), ref.model.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_only_trainable_parameters_are_optimised_and_decayed_by_shape():
+    model, tok, data, config = setup()
+    model.transformer.h[0].requires_grad_(False)
+    opt = make_optimizer(model, config)
+    decay, no_decay = opt.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == config.weight_decay and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() == 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
+    assert "transformer.wte.weight" in {names[id(p)] for p in decay["params"]}  # embeddings are matrices too
+    optimised = {names[id(p)] for g in opt.param_groups for p in g["params"]}
+    assert optimised == {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any(n.startswith("transformer.h.0.") for n in optimised)
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    Trainer(model, data, None, config).fit(max_steps=3)
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
+    model.requires_grad_(False)
+    with pytest.raises(ValueError, match="no parameter is trainable"):
+        Trainer(model, data, None, config)
+    with pytest.raises(ValueError, match="loss_fn"):
+        Trainer(model, config=config)
+
+
+def test_a_hook_that_evaluates_does_not_stop_training_mode():
+    model, tok, data, config = setup()
+
+    class Probe:
+        modes = []
+
+        def on_step(self, trainer):
+            self.modes.append(trainer.model.training)
+            trainer.model.eval()
+
+    Trainer(model, data, None, config, callbacks=[Probe()]).fit(max_steps=4)
+    assert Probe.modes == [True] * 4
+
+
 def test_keyboard_interrupt_keeps_model_and_saves(tmp_path, capsys):
     model, tok, data, config = setup(checkpoint_path=str(tmp_path / "ck.safetensors"), checkpoint_interval=1000)
 
@@ -110,18 +173,40 @@ def test_keyboard_interrupt_keeps_model_and_saves(tmp_path, capsys):
     assert len(trainer.fit().train_loss) == 30  # continues where it stopped
 
 
+
+def test_keyboard_interrupt_in_a_custom_loss_run_keeps_history_and_continues(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model, tok, data, config = setup()
+    batches = torch.Generator().manual_seed(0)
+
+    def loss_fn(step):
+        if step == 7 and not interrupted:
+            interrupted.append(step)
+            raise KeyboardInterrupt
+        x, y = get_batch(data, 16, 4, batches)
+        return model(x, y)[1]
+
+    interrupted = []
+    trainer = Trainer(model, config=config, loss_fn=loss_fn)
+    h = trainer.fit()
+    assert h.interrupted and trainer.step == 7 and len(h.train_loss) == 7
+    assert "interrupted at step 7" in capsys.readouterr().out
+    assert not (tmp_path / "runs").exists(), "a custom-loss run without checkpoint_path writes no checkpoint"
+    assert len(trainer.fit().train_loss) == 30 and not h.interrupted
+
+
 def test_crash_while_saving_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     model, tok, data, config = setup()
     path = tmp_path / "ck.safetensors"
     save_checkpoint(path, model, tokenizer=tok, step=5)
-    import gpt_course.train as train_module
+    import gpt_course.checkpoint as checkpoint_module
 
     def broken_save(tensors, filename, metadata=None):
         with open(filename, "wb") as f:
             f.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(train_module, "save_file", broken_save)
+    monkeypatch.setattr(checkpoint_module, "save_file", broken_save)
     with pytest.raises(OSError):
         save_checkpoint(path, model, step=6)
     assert load_checkpoint(path).step == 5
@@ -206,7 +291,8 @@ def test_sigkill_at_a_random_step_then_resume_gives_identical_losses(tmp_path):
 def test_two_layer_model_beats_the_bigram_baseline_on_wikitext(capsys):
     """A 2-layer model trained a few hundred steps on WikiText-2 train beats a smoothed bigram on valid."""
     from gpt_course.data import load_wikitext2
-    from gpt_course.evaluate import NGramLM, bits_per_byte
+    from gpt_course.evaluate import bits_per_byte
+    from gpt_course.ngram import NGramLM
 
     train_text, valid_text = load_wikitext2("train"), load_wikitext2("valid")[:30_000]
     bigram = NGramLM(2, smoothing="kneser_ney").fit(train_text).bits_per_byte(valid_text)

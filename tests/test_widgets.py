@@ -390,7 +390,7 @@ def test_positional_learned_without_a_table_is_a_message(tiny):
 
 
 def test_course_model_defaults():
-    from gpt_course.pretrain import checkpoint_path
+    from gpt_course.checkpoint import checkpoint_path
 
     if not checkpoint_path().exists():
         pytest.skip(f"no course checkpoint at {checkpoint_path()} (python -m gpt_course.pretrain makes it)")
