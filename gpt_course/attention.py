@@ -8,26 +8,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .positional import RotaryEmbedding
+
 if TYPE_CHECKING:
     from .model import GPTConfig
-    from .positional import RotaryEmbedding
 
 
 def causal_mask(T: int, T_k: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
-    """Boolean (T, T_k) mask, True where a query may attend: key position <= query position.
-
-    With T_k > T the queries are the last T positions (as when a key/value cache holds the past).
-    """
+    """Boolean (T, T_k) mask, True where a query may attend: key position <= query position. With T_k > T the
+    queries are the last T positions (as when a key/value cache holds the past)."""
     T_k = T if T_k is None else T_k
     return torch.ones(T, T_k, dtype=torch.bool, device=device).tril(diagonal=T_k - T)
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                                  dropout_p: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(q kᵀ / √d_k) v for inputs (..., T, d). Returns (output, attention weights).
-
-    `mask` is boolean (True = may attend) or float (added to the scores), broadcastable to (..., T_q, T_k).
-    """
+    """softmax(q kᵀ / √d_k) v for inputs (..., T, d); returns (output, weights). `mask` is boolean (True = may
+    attend) or float (added to the scores), broadcastable to (..., T_q, T_k)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T_q, T_k)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
@@ -41,15 +38,13 @@ def check_config(config: GPTConfig, what: str) -> None:
     """A learner who passes sizes where a config belongs gets told how to build one."""
     if not hasattr(config, "n_embd"):
         raise TypeError(f"{what} is built from a GPTConfig, got {config!r}: "
-                        f"e.g. {what}(GPTConfig(n_embd=64, n_head=4, norm='pre', causal=True))")
+                        f"e.g. {what}(GPTConfig(n_embd=64, n_head=4, causal=True))")
 
 
 class MultiHeadAttention(nn.Module):
-    """Self-attention with `config.n_head` heads on (B, T, C) tensors, as in GPT-2 (one fused q, k, v projection).
-
-    With `config.causal` a position attends only to itself and the past. Positions come from the model: `rope`
-    rotates q and k, `alibi` is added to the scores. Set `store_weights = True` to keep the weights in `.weights`.
-    """
+    """Self-attention with `config.n_head` heads on (B, T, C), as in GPT-2 (one fused q, k, v projection). With
+    `config.causal` a position sees only itself and the past. Positions come from the model: `rope` rotates q and
+    k, `alibi` is added to the scores. `store_weights = True` keeps the last attention weights in `.weights`."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -69,9 +64,9 @@ class MultiHeadAttention(nn.Module):
         past = 0 if cache is None or cache[0] is None else cache[0].shape[2]
         if rope is not None:  # RoPE: rotate q and k by their positions past, ..., past + T - 1
             q, k = rope(q, offset=past), rope(k, offset=past)
-        if cache is not None:
+        if cache is not None:  # keys and values of the past tokens, then of these: (B, nh, T_k, hs)
             if past:
-                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)  # (B, nh, T_k, hs)
+                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
             cache[0], cache[1] = k, v
         T_k = k.shape[2]
         mask = None

@@ -8,18 +8,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiHeadAttention, check_config
+from .positional import RotaryEmbedding
 
 if TYPE_CHECKING:
     from .model import GPTConfig
-    from .positional import RotaryEmbedding
 
 
 class LayerNorm(nn.Module):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (biased variance).
-
-    Notebook 07 writes the formula out and checks it against this class, which runs it as PyTorch's fused kernel
-    (five separate tensor operations made a training step about 20 % slower). The bias can be switched off.
-    """
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (biased variance). Notebook 07
+    checks the formula against this class, which runs PyTorch's fused kernel (the formula as five tensor
+    operations made a training step about 20 % slower). The bias can be switched off."""
 
     def __init__(self, ndim: int, eps: float = 1e-5, bias: bool = True):
         super().__init__()

@@ -27,6 +27,12 @@ _GPT3_SIZES = {"small": (12, 12, 768), "medium": (24, 16, 1024), "large": (24, 1
                "175B": (96, 96, 12288)}
 
 
+def _shape(family: str, sizes: dict, size: str) -> dict:
+    if size not in sizes:
+        raise ValueError(f"{family} size {size!r} is unknown: choose one of {list(sizes)}")
+    return dict(zip(("n_layer", "n_head", "n_embd"), sizes[size]))
+
+
 @dataclass
 class GPTConfig:
     """Everything that fixes a GPT's shape. Defaults are GPT-2 small."""
@@ -73,10 +79,9 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> GPTConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown GPTConfig fields {sorted(unknown)}; known fields are "
-                             f"{sorted(f.name for f in fields(cls))}")
+        known = sorted(f.name for f in fields(cls))
+        if set(d) - set(known):
+            raise ValueError(f"unknown GPTConfig fields {sorted(set(d) - set(known))}; known fields are {known}")
         return cls(**d)
 
     @classmethod
@@ -88,18 +93,12 @@ class GPTConfig:
     @classmethod
     def gpt2(cls, size: str = "small", **overrides) -> GPTConfig:
         """GPT-2 (Radford et al. 2019): small 124M, medium 355M, large 774M, xl 1.5B."""
-        return cls._sized("GPT-2", _GPT2_SIZES, size, {"block_size": 1024, **overrides})
+        return cls(**{**_shape("GPT-2", _GPT2_SIZES, size), "block_size": 1024, **overrides})
 
     @classmethod
     def gpt3(cls, size: str = "175B", **overrides) -> GPTConfig:
         """GPT-3 (Brown et al. 2020): 2048 context; 175B is 96 layers of width 12,288."""
-        return cls._sized("GPT-3", _GPT3_SIZES, size, {"block_size": 2048, **overrides})
-
-    @classmethod
-    def _sized(cls, family: str, sizes: dict, size: str, overrides: dict) -> GPTConfig:
-        if size not in sizes:
-            raise ValueError(f"{family} size {size!r} is unknown: choose one of {list(sizes)}")
-        return cls(**{**dict(zip(("n_layer", "n_head", "n_embd"), sizes[size])), **overrides})
+        return cls(**{**_shape("GPT-3", _GPT3_SIZES, size), "block_size": 2048, **overrides})
 
 
 def parameter_count(config: GPTConfig) -> int:
@@ -131,8 +130,8 @@ class GPT(nn.Module):
             drop=nn.Dropout(c.dropout),
             h=nn.ModuleList(Block(c) for _ in range(c.n_layer)),
         ))
-        # positions, chosen here only: a table added to the tokens (learned, sinusoidal), one rotation table that
-        # every attention layer applies to q and k (rope), or a distance bias on the scores (alibi, in `hidden`)
+        # positions, chosen here only: a table added to the tokens, one rotation table that every attention
+        # layer applies to q and k (rope), or a distance bias on the scores (alibi, made in `hidden`)
         if c.pos_encoding == "learned":
             self.transformer["wpe"] = LearnedPositionalEmbedding(c.block_size, c.n_embd)
         elif c.pos_encoding == "sinusoidal":
@@ -143,17 +142,14 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
             self.lm_head.weight = self.transformer.wte.weight  # one matrix embeds and unembeds
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():  # GPT-2: residual projections scaled by 1/sqrt(2L)
+        for m in self.modules():  # GPT-2's initialisation: N(0, 0.02) weights, zero biases
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, mean=0.0, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        for name, p in self.named_parameters():  # and residual projections scaled by 1/sqrt(2L)
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Parameters counted once each (tied matrices once); `non_embedding` drops token and position tables."""
@@ -208,9 +204,7 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 cache: list | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """idx (B, T) -> (logits (B, T, vocab), loss or None). `cache` from `new_cache()` is extended in place.
-
-        A target of IGNORE_INDEX (-100) adds nothing to the loss."""
+        """idx (B, T) -> (logits (B, T, vocab), loss or None); targets of IGNORE_INDEX are not scored."""
         logits = self.lm_head(self.hidden(idx, cache))  # (B, T, vocab)
         if targets is None:
             return logits, None

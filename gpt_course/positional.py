@@ -42,10 +42,8 @@ class SinusoidalPositionalEncoding(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
-    """RoPE (Su et al. 2021): rotate each (even, odd) pair of q and k by an angle proportional to position.
-
-    After rotation q_m · k_n depends on m - n only, so attention sees relative offsets.
-    """
+    """RoPE (Su et al. 2021): rotate each (even, odd) pair of q and k by an angle proportional to position;
+    then q_m · k_n depends on m - n only, so attention sees relative offsets."""
 
     def __init__(self, head_dim: int, max_len: int, base: float = 10000.0):
         super().__init__()
