@@ -20,31 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import GPT
+from .model import IGNORE_INDEX, GPT
 from .checkpoint import History
 from .train import TrainConfig, Trainer
 from .utils import evaluating
-
-IGNORE_INDEX = -100  # targets with this value add nothing to the loss (F.cross_entropy's ignore_index)
-
-
-# --------------------------------------------------------------------------------------------- the body
-
-
-def hidden_states(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
-    """The final hidden states (B, T, C) of a GPT body: `model(idx)` without the `lm_head`.
-
-    Works for a `GPT` and for anything holding its `transformer` modules and `config` (a `GPTClassifier`).
-    """
-    GPT._check_idx(model, idx, 0)
-    t = model.transformer
-    x = t.wte(idx)  # (B, T, C)
-    if "wpe" in t:
-        x = x + t.wpe(torch.arange(idx.shape[1], device=idx.device))
-    x = t.drop(x)
-    for block in t.h:
-        x = block(x)
-    return t.ln_f(x) if "ln_f" in t else x
 
 
 # --------------------------------------------------------------------------------------------- classification
@@ -108,15 +87,14 @@ class GPTClassifier(nn.Module):
     """A GPT body with a linear classification head on the hidden state of the last real (non-pad) token.
 
     The causal mask means that token has seen the whole text and nothing after it, so right-padding cannot
-    change the result. The body's modules are shared, not copied: training changes `body` too.
+    change the result. The body is shared, not copied: training changes `body` too.
     """
 
     def __init__(self, body: GPT, n_classes: int, pad_id: int):
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        self.config = body.config
-        self.transformer = body.transformer  # everything but the lm_head
+        self.body = body  # its lm_head is not used
         self.head = nn.Linear(body.config.n_embd, n_classes)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
@@ -126,7 +104,7 @@ class GPTClassifier(nn.Module):
         """idx (B, T) right-padded -> logits (B, n_classes). Without `lengths`, they are found from `pad_id`."""
         if lengths is None:
             lengths = last_token_lengths(idx, self.pad_id)
-        h = hidden_states(self, idx)  # (B, T, C)
+        h = self.body.hidden(idx)  # (B, T, C)
         last = h[torch.arange(idx.shape[0], device=idx.device), lengths.to(idx.device) - 1]  # (B, C)
         return self.head(last)
 
@@ -137,14 +115,15 @@ def freeze(model: nn.Module, mode: str) -> int:
     "head": only `model.head` (the body is a fixed feature extractor); "last:N": the last N blocks, the final
     LayerNorm and the head; "full": everything.
     """
-    n_layer = len(model.transformer.h)
+    n_layer = len(model.body.transformer.h)
     if mode == "full":
         trainable = ("",)
     elif mode == "head":
         trainable = ("head.",)
     elif re.fullmatch(r"last:\d+", mode) and 1 <= int(mode[5:]) <= n_layer:
         first = n_layer - int(mode[5:])
-        trainable = ("head.", "transformer.ln_f.") + tuple(f"transformer.h.{i}." for i in range(first, n_layer))
+        blocks = tuple(f"body.transformer.h.{i}." for i in range(first, n_layer))
+        trainable = ("head.", "body.transformer.ln_f.") + blocks
     else:
         raise ValueError(f"mode={mode!r} is unknown: use 'head', 'full' or 'last:N' with 1 <= N <= {n_layer}")
     for name, p in model.named_parameters():

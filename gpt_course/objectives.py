@@ -4,15 +4,14 @@
   `mlm_loss` scores the model only at the corrupted positions.
 * Contrastive learning: `info_nce` pulls each embedding towards its partner and away from the other
   partners in the batch (in-batch negatives).
-* `Encoder`: the GPT stack with a switch for the attention mask. ``causal=False`` lets every token see every
-  other token (an encoder, as in BERT); ``causal=True`` is exactly `gc.GPT`.
+* `Encoder`: a `gc.GPT` built with ``causal=False``, so every token sees every other token (an encoder, as in
+  BERT); ``causal=True`` is exactly `gc.GPT`.
 * `fit`: the course's `Trainer` minimising any loss (AdamW, warm-up + cosine, clipping, progress bar).
 * `OBJECTIVE_RECIPE` and `train_language_model`: the small transformer of notebook 11 trained as a next-token LM or
   as a masked LM; notebook 20 calls the same function with the same recipe and gets the same models.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Callable
@@ -21,14 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import Block, LayerNorm
-from .model import GPT, GPTConfig
-from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from .model import IGNORE_INDEX, GPT, GPTConfig
 from .data import get_batch
 from .train import Recipe, TrainConfig, Trainer
 from .utils import seed_everything
-
-IGNORE_INDEX = -100  # label of a position that is not scored (F.cross_entropy's default ignore_index)
 
 
 def mask_tokens(ids: torch.Tensor, mask_id: int, vocab_size: int, mask_prob: float = 0.15,
@@ -80,71 +75,22 @@ def info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.0
     return (loss + F.cross_entropy(scores.T, target)) / 2 if symmetric else loss
 
 
-class Encoder(nn.Module):
-    """The GPT stack (`wte` + `wpe` -> blocks -> `ln_f` -> tied `lm_head`) built from `Block(..., causal=causal)`.
-
-    With causal=False every position attends to every position (BERT's bidirectional encoder); with
-    causal=True it computes exactly what `gc.GPT` computes, and `Encoder.from_gpt` loads a GPT's weights.
-    """
+class Encoder(GPT):
+    """A `GPT` whose attention sees both ways (BERT's bidirectional encoder) unless causal=True, with `embed`."""
 
     def __init__(self, config: GPTConfig, causal: bool = False):
-        super().__init__()
-        if config.norm != "pre" or not config.tie_weights:
-            raise ValueError("Encoder implements GPT-2's layout: norm='pre' and tie_weights=True")
-        self.config, self.causal = config, causal
-        c = config
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(c.vocab_size, c.n_embd),
-            drop=nn.Dropout(c.dropout),
-            h=nn.ModuleList(Block(c.n_embd, c.n_head, "pre", causal, c.bias, c.dropout, c.pos_encoding, c.block_size)
-                            for _ in range(c.n_layer)),
-            ln_f=LayerNorm(c.n_embd, bias=c.bias),
-        ))
-        if c.pos_encoding == "learned":
-            self.transformer["wpe"] = LearnedPositionalEmbedding(c.block_size, c.n_embd)
-        elif c.pos_encoding == "sinusoidal":
-            self.transformer["wpe"] = SinusoidalPositionalEncoding(c.block_size, c.n_embd)
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
-        self.lm_head.weight = self.transformer.wte.weight
-        self.apply(GPT._init_weights)  # GPT-2's initialisation, as gc.GPT
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+        super().__init__(replace(config, causal=causal))
+
+    @property
+    def causal(self) -> bool:
+        return self.config.causal
 
     @classmethod
     def from_gpt(cls, gpt: GPT) -> "Encoder":
-        """A causal Encoder holding `gpt`'s weights (to read its hidden states or embeddings)."""
+        """A causal Encoder holding `gpt`'s weights (to read its sentence embeddings)."""
         enc = cls(gpt.config, causal=True).to(gpt.device)
         enc.load_state_dict(gpt.state_dict(), strict=True)
         return enc.eval()
-
-    @property
-    def device(self) -> torch.device:
-        return self.transformer.wte.weight.device
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, T) -> final hidden states (B, T, C), after `ln_f`."""
-        B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of {T} tokens is longer than block_size={self.config.block_size}")
-        t = self.transformer
-        x = t.wte(idx)  # (B, T, C)
-        if "wpe" in t:  # learned or sinusoidal positions are added; RoPE and ALiBi act inside attention
-            x = x + t.wpe(torch.arange(T, device=idx.device))
-        x = t.drop(x)
-        for block in t.h:
-            x = block(x)
-        return t.ln_f(x)
-
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(logits (B, T, V), loss or None). Targets are per position; IGNORE_INDEX marks unscored ones."""
-        logits = self.lm_head(self.hidden(idx))
-        loss = None if targets is None else F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
-        return logits, loss
 
     def embed(self, idx: torch.Tensor) -> torch.Tensor:
         """One vector per sequence: the mean of its final hidden states, (B, T) -> (B, C)."""

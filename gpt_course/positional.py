@@ -11,10 +11,8 @@ def _check_even(d_model: int, what: str) -> None:
     if not isinstance(d_model, int) or d_model <= 0:
         raise ValueError(f"{what} needs a positive int dimension, got {d_model!r}")
     if d_model % 2:
-        raise ValueError(
-            f"{what} needs an even dimension, got {d_model}: dimensions come in (sin, cos) pairs; "
-            f"use {d_model + 1} or {d_model - 1}"
-        )
+        raise ValueError(f"{what} needs an even dimension, got {d_model}: dimensions come in (sin, cos) pairs; "
+                         f"use {d_model + 1} or {d_model - 1}")
 
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
@@ -24,19 +22,12 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d/2,)
     angle = pos / torch.pow(10000.0, two_i / d_model)  # (max_len, d/2)
     pe = torch.empty(max_len, d_model, dtype=torch.float64)
-    pe[:, 0::2] = torch.sin(angle)
-    pe[:, 1::2] = torch.cos(angle)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
     return pe.float()
 
 
 class LearnedPositionalEmbedding(nn.Embedding):
-    """One trained vector per position (GPT-1/2's `wpe`): cannot go beyond the positions it was trained on."""
-
-    def __init__(self, max_len: int, d_model: int):
-        super().__init__(max_len, d_model)
-
-    def forward(self, positions: torch.Tensor) -> torch.Tensor:  # (T,) -> (T, C)
-        return super().forward(positions)
+    """One trained vector per position (GPT-1/2's `wpe`), looked up as (T,) -> (T, C): no position past max_len."""
 
 
 class SinusoidalPositionalEncoding(nn.Module):
@@ -51,16 +42,14 @@ class SinusoidalPositionalEncoding(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
-    """RoPE (Su et al. 2021): rotate each (even, odd) pair of q and k by an angle proportional to position.
-
-    After rotation q_m · k_n depends on m - n only, so attention sees relative offsets.
-    """
+    """RoPE (Su et al. 2021): rotate each (even, odd) pair of q and k by an angle proportional to position;
+    then q_m · k_n depends on m - n only, so attention sees relative offsets."""
 
     def __init__(self, head_dim: int, max_len: int, base: float = 10000.0):
         super().__init__()
         _check_even(head_dim, "RotaryEmbedding")
         inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
-        angle = torch.arange(max_len, dtype=torch.float64).unsqueeze(1) * inv_freq  # (max_len, hd/2)
+        angle = torch.arange(max_len, dtype=torch.float64).unsqueeze(1) * inv_freq  # (max_len, hs/2)
         self.register_buffer("cos", angle.cos().float(), persistent=False)
         self.register_buffer("sin", angle.sin().float(), persistent=False)
 
@@ -69,24 +58,18 @@ class RotaryEmbedding(nn.Module):
         T = x.shape[-2]
         if offset + T > self.cos.shape[0]:
             raise ValueError(f"RoPE table covers {self.cos.shape[0]} positions, asked for {offset + T}")
-        cos, sin = self.cos[offset : offset + T], self.sin[offset : offset + T]  # (T, hd/2)
+        cos, sin = self.cos[offset : offset + T], self.sin[offset : offset + T]  # (T, hs/2)
         x1, x2 = x[..., 0::2], x[..., 1::2]
-        out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (..., T, hd/2, 2)
-        return out.flatten(-2)
+        return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)  # (..., T, hs)
 
 
 def alibi_slopes(n_head: int) -> torch.Tensor:
     """ALiBi head slopes (Press et al. 2022): a geometric sequence starting at 2^(-8/n)."""
     def power_of_two(n: int) -> list[float]:
-        start = 2 ** (-8 / n)
-        return [start ** (i + 1) for i in range(n)]
+        return [(2 ** (-8 / n)) ** (i + 1) for i in range(n)]
 
-    if math.log2(n_head).is_integer():
-        slopes = power_of_two(n_head)
-    else:  # the paper's rule for head counts that are not a power of two
-        closest = 2 ** math.floor(math.log2(n_head))
-        slopes = power_of_two(closest) + power_of_two(2 * closest)[0::2][: n_head - closest]
-    return torch.tensor(slopes)
+    closest = 2 ** math.floor(math.log2(n_head))  # the paper's rule for head counts that are not a power of two
+    return torch.tensor(power_of_two(closest) + power_of_two(2 * closest)[0::2][: n_head - closest])
 
 
 def alibi_bias(n_head: int, T_q: int, T_k: int | None = None) -> torch.Tensor:

@@ -9,7 +9,7 @@ from gpt_course import GPT, GPTConfig
 from gpt_course.finetune import (
     IGNORE_INDEX, GPTClassifier, build_sft_example, class_weights,
     classification_metrics, encode_classification, evaluate_classifier, format_example,
-    freeze, hidden_states, last_token_lengths, length_grouped_batches, predict_proba, pad_batch,
+    freeze, last_token_lengths, length_grouped_batches, predict_proba, pad_batch,
     sft_batches, sft_loss, train_classifier, train_sft,
 )
 from gpt_course.generate import generate_text
@@ -21,18 +21,6 @@ def tiny_gpt(seed=0, **overrides) -> GPT:
     torch.manual_seed(seed)
     cfg = dict(vocab_size=256, block_size=32, n_layer=3, n_head=2, n_embd=32)
     return GPT(GPTConfig(**{**cfg, **overrides})).eval()
-
-
-# ----------------------------------------------------------------------------------------- the body
-
-
-@pytest.mark.parametrize("pos", ["learned", "sinusoidal", "rope", "alibi"])
-@pytest.mark.parametrize("norm", ["pre", "post"])
-def test_hidden_states_are_the_forward_pass_without_lm_head(pos, norm):
-    model = tiny_gpt(pos_encoding=pos, norm=norm)
-    idx = torch.randint(0, 256, (2, 11))
-    with torch.no_grad():
-        torch.testing.assert_close(model.lm_head(hidden_states(model, idx)), model(idx)[0])
 
 
 # ----------------------------------------------------------------------------------------- classification
@@ -74,16 +62,17 @@ def test_classifier_reads_the_last_real_token_and_ignores_padding(seed):
         torch.testing.assert_close(clf(wider), logits)
         # each row equals the head on the last hidden state of the sequence alone
         for i, s in enumerate(seqs):
-            alone = clf.head(hidden_states(clf, torch.tensor([s]))[0, -1])
+            alone = clf.head(clf.body.hidden(torch.tensor([s]))[0, -1])
             torch.testing.assert_close(logits[i], alone)
 
 
 def test_classifier_shares_the_body_and_drops_the_lm_head():
     body = tiny_gpt()
     clf = GPTClassifier(body, 2, pad_id=0)
-    assert clf.transformer.wte.weight is body.transformer.wte.weight
+    assert clf.body is body and clf.body.transformer.wte.weight is body.transformer.wte.weight
     names = {n for n, _ in clf.named_parameters()}
-    assert not any(n.startswith("lm_head") for n in names) and {"head.weight", "head.bias"} <= names
+    assert not any("lm_head" in n for n in names) and {"head.weight", "head.bias"} <= names  # tied: no extra matrix
+    assert sum(p.numel() for p in clf.parameters()) == body.num_parameters() + 2 * 32 + 2
     assert clf.head.weight.shape == (2, 32)
 
 
@@ -97,11 +86,11 @@ def test_freeze_modes_leave_exactly_the_intended_parameters_trainable():
     assert freeze(clf, "head") == 32 * 2 + 2
     assert _trainable(clf) == {"head.weight", "head.bias"}
     n = freeze(clf, "last:1")
-    expected = {x for x in every if x.startswith(("head.", "transformer.ln_f.", "transformer.h.2."))}
+    expected = {x for x in every if x.startswith(("head.", "body.transformer.ln_f.", "body.transformer.h.2."))}
     assert _trainable(clf) == expected
     assert n == sum(p.numel() for name, p in clf.named_parameters() if name in expected)
     freeze(clf, "last:2")
-    assert _trainable(clf) == expected | {x for x in every if x.startswith("transformer.h.1.")}
+    assert _trainable(clf) == expected | {x for x in every if x.startswith("body.transformer.h.1.")}
     assert freeze(clf, "full") == sum(p.numel() for p in clf.parameters())
     assert _trainable(clf) == every
     for bad in ("last:0", "last:4", "body", "last"):
@@ -117,7 +106,7 @@ def test_frozen_parameters_do_not_move_in_training():
     train_classifier(clf, data, epochs=2, lr=1e-2, batch_size=2, progress=False)
     for n, p in clf.named_parameters():
         moved = not torch.equal(p, before[n])
-        assert moved == n.startswith(("head.", "transformer.ln_f.", "transformer.h.2.")), n
+        assert moved == n.startswith(("head.", "body.transformer.ln_f.", "body.transformer.h.2.")), n
 
 
 def test_class_weights_match_scikit_learn_balanced():

@@ -1,5 +1,6 @@
 """The model core against PyTorch's and Hugging Face's reference implementations."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -37,7 +38,7 @@ def test_causal_mask_with_cache_offsets():
 def test_multihead_equals_torch_multiheadattention(causal):
     C, H, B, T = 32, 4, 3, 7
     ref = nn.MultiheadAttention(C, H, batch_first=True)
-    ours = MultiHeadAttention(C, H, causal=causal)
+    ours = MultiHeadAttention(GPTConfig(n_embd=C, n_head=H, causal=causal))
     with torch.no_grad():
         ours.c_attn.weight.copy_(ref.in_proj_weight)
         ours.c_attn.bias.copy_(ref.in_proj_bias)
@@ -117,16 +118,38 @@ def test_alibi_bias_is_linear_in_distance():
 @pytest.mark.parametrize("bad, message", [
     (lambda: sinusoidal_encoding(10, 7), "even"),
     (lambda: RotaryEmbedding(7, 10), "even"),
-    (lambda: GPTConfig(n_embd=100, n_head=3), "not divisible by n_head"),
+    (lambda: GPTConfig(n_embd=100, n_head=3), r"not divisible by n_head=3.*choose n_head among \[1, 2, 4, 5"),
     (lambda: GPTConfig(pos_encoding="absolute"), "pos_encoding"),
     (lambda: GPTConfig(norm="middle"), "norm"),
     (lambda: GPTConfig(n_embd=12, n_head=4, pos_encoding="rope"), "head size"),
-    (lambda: Block(32, 4, norm="sandwich"), "norm"),
-    (lambda: MultiHeadAttention(100, 3), "not divisible"),
 ])
 def test_bad_configuration_gets_a_clear_error(bad, message):
     with pytest.raises(ValueError, match=message):
         bad()
+
+
+@pytest.mark.parametrize("build", [lambda: Block(32), lambda: MultiHeadAttention(32)])
+def test_layers_built_from_sizes_instead_of_a_config_get_a_clear_error(build):
+    with pytest.raises(TypeError, match=r"built from a GPTConfig.*GPTConfig\(n_embd="):
+        build()
+
+
+def test_block_takes_everything_from_its_config():
+    block = Block(GPTConfig(n_embd=24, n_head=3, norm="post", causal=False, bias=False, dropout=0.1))
+    assert (block.norm, block.attn.n_head, block.attn.causal, block.attn.dropout) == ("post", 3, False, 0.1)
+    assert block.ln_1.bias is None and block.attn.c_attn.bias is None and block.mlp.c_fc.out_features == 96
+    assert sum(p.numel() for p in block.parameters()) == 2 * 24 + 4 * 24**2 + 8 * 24**2  # 2 LN, attention, MLP
+
+
+def test_model_core_does_not_import_the_hub():
+    """hub.py builds GPTs; the model must not need hub.py (no import circle)."""
+    import ast
+    import gpt_course
+
+    for name in ("attention", "layers", "model", "positional"):
+        tree = ast.parse((Path(gpt_course.__file__).parent / f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(m and m.endswith("hub") for m in imported), name
 
 
 def test_bad_input_to_forward_gets_a_clear_error():
@@ -156,7 +179,10 @@ def test_forward_shapes_and_loss():
     assert abs(loss.item() - math.log(61)) < 0.2, "a fresh model should predict close to uniform"
 
 
-@pytest.mark.parametrize("pos_encoding", ["learned", "sinusoidal", "rope", "alibi"])
+POSITIONS = ["learned", "sinusoidal", "rope", "alibi"]
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONS)
 @pytest.mark.parametrize("norm", ["pre", "post"])
 def test_causality_future_tokens_never_change_the_past(pos_encoding, norm):
     model = GPT(GPTConfig(**TINY, pos_encoding=pos_encoding, norm=norm)).eval()
@@ -167,6 +193,56 @@ def test_causality_future_tokens_never_change_the_past(pos_encoding, norm):
         changed[:, t + 1 :] = torch.randint(0, 61, changed[:, t + 1 :].shape)
         logits2, _ = model(changed)
         torch.testing.assert_close(logits2[:, : t + 1], logits[:, : t + 1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONS)
+def test_causal_false_lets_every_position_see_the_future(pos_encoding):
+    torch.manual_seed(0)
+    causal = GPT(GPTConfig(**TINY, pos_encoding=pos_encoding)).eval()
+    torch.manual_seed(0)
+    bidirectional = GPT(GPTConfig(**TINY, pos_encoding=pos_encoding, causal=False)).eval()
+    assert all(torch.equal(p, q) for p, q in zip(causal.state_dict().values(), bidirectional.state_dict().values()))
+    idx = torch.randint(0, 61, (2, 12))
+    changed = idx.clone()
+    changed[:, -1] = (changed[:, -1] + 1) % 61
+    with torch.no_grad():
+        for model, sees_future in ((causal, False), (bidirectional, True)):
+            moved = (model(idx)[0] - model(changed)[0]).abs().amax(-1) > 1e-6  # (B, T)
+            assert moved[:, :-1].all() == sees_future and moved[:, -1].all()
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONS)
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_hidden_is_the_forward_pass_without_lm_head(pos_encoding, norm):
+    model = GPT(GPTConfig(**TINY, pos_encoding=pos_encoding, norm=norm)).eval()
+    idx = torch.randint(0, 61, (2, 11))
+    with torch.no_grad():
+        h = model.hidden(idx)
+        assert h.shape == (2, 11, 32)
+        torch.testing.assert_close(model.lm_head(h), model(idx)[0])
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONS)
+def test_kv_cache_gives_the_logits_of_the_full_forward(pos_encoding):
+    model = GPT(GPTConfig(**TINY, pos_encoding=pos_encoding)).eval()
+    idx = torch.randint(0, 61, (2, 16))
+    cache = model.new_cache()
+    with torch.no_grad():
+        steps = [model(idx[:, :6], cache=cache)[0]] + [model(idx[:, t : t + 1], cache=cache)[0] for t in range(6, 16)]
+        torch.testing.assert_close(torch.cat(steps, 1), model(idx)[0], atol=1e-5, rtol=1e-5)
+        assert cache[0][0].shape == (2, 4, 16, 8)  # (B, nh, T, hs) of every token seen
+        with pytest.raises(ValueError, match="longer than block_size"):
+            model(idx[:, :1], cache=cache)
+
+
+def test_rope_uses_one_table_for_all_layers():
+    from gpt_course.positional import RotaryEmbedding
+
+    model = GPT(GPTConfig(**TINY, pos_encoding="rope"))
+    tables = [m for m in model.modules() if isinstance(m, RotaryEmbedding)]
+    assert tables == [model.rotary] and model.rotary.cos.shape == (16, 4)  # (block_size, hs / 2)
+    assert not any("rotary" in k for k in model.state_dict())  # rebuilt from the config, never saved
+    assert GPT(GPTConfig(**TINY)).rotary is None
 
 
 @pytest.mark.parametrize("size, expected", [
@@ -231,8 +307,10 @@ def test_to_hf_refuses_other_layouts():
 
 def test_from_pretrained_offline_gives_clear_error(monkeypatch):
     pytest.importorskip("transformers")
+    from gpt_course.hub import from_pretrained
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises((RuntimeError, ValueError), match="internet|unknown"):
-        GPT.from_pretrained("gpt2-tiny")
+        from_pretrained("gpt2-tiny")
     with pytest.raises(RuntimeError, match="internet access"):
-        GPT.from_pretrained("gpt2")
+        from_pretrained("gpt2")

@@ -98,6 +98,17 @@ def test_causal_encoder_is_gpt():
     assert sorted(enc.state_dict()) == sorted(gpt.state_dict())
 
 
+def test_encoder_is_a_gpt_built_with_causal_false():
+    torch.manual_seed(0)
+    enc = Encoder(CFG).eval()
+    torch.manual_seed(0)
+    gpt = gc.GPT(dataclasses.replace(CFG, causal=False)).eval()
+    assert isinstance(enc, gc.GPT) and not enc.causal and CFG.causal  # the config passed in is left as it was
+    idx = torch.randint(0, V, (2, 16))
+    with torch.no_grad():
+        assert torch.equal(enc(idx)[0], gpt(idx)[0])
+
+
 def test_bidirectional_encoder_sees_the_future_and_causal_does_not():
     torch.manual_seed(0)
     for causal in (False, True):

@@ -11,10 +11,11 @@ def block_parameters(fn):
     import torch
 
     from ..layers import Block
+    from ..model import GPTConfig
 
     for C, heads in ((8, 2), (64, 4), (768, 12), (1600, 25)):
         with torch.device("meta"):
-            expected = _numel(Block(C, heads))
+            expected = _numel(Block(GPTConfig(n_embd=C, n_head=heads)))
         got = call(fn, C)
         if not isinstance(got, int) or isinstance(got, bool):
             raise Mistake(f"return an int (a count of parameters), got {type(got).__name__}")

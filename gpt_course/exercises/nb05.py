@@ -5,6 +5,7 @@ import torch
 
 from . import Mistake, call, exercise, expect_close
 from ..attention import MultiHeadAttention
+from ..model import GPTConfig
 
 _SHAPES = [(2, 5, 12, 3), (1, 7, 8, 2), (3, 6, 16, 4)]  # (B, T, C, n_head), T != n_head so mix-ups show
 
@@ -57,7 +58,7 @@ def check_merge_heads(fn) -> None:
 @exercise("05.count_attention_parameters")
 def check_count(fn) -> None:
     for C, nh, bias in [(8, 2, True), (12, 3, False), (64, 4, True), (768, 12, True), (768, 1, True)]:
-        expected = sum(p.numel() for p in MultiHeadAttention(C, nh, bias=bias).parameters())
+        expected = sum(p.numel() for p in MultiHeadAttention(GPTConfig(n_embd=C, n_head=nh, bias=bias)).parameters())
         got = call(fn, C, nh, bias)
         if not isinstance(got, int) or isinstance(got, bool):
             raise Mistake(f"return an int, got {type(got).__name__}")

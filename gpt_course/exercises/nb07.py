@@ -61,7 +61,7 @@ def check_layer_norm(fn) -> None:
 
 def _random_block(n_embd: int, n_head: int, seed: int) -> Block:
     torch.manual_seed(seed)
-    block = Block(n_embd, n_head, norm="pre")
+    block = Block(GPTConfig(n_embd=n_embd, n_head=n_head, norm="pre"))
     with torch.no_grad():  # LayerNorms away from (1, 0), so that forgetting one shows
         for ln in (block.ln_1, block.ln_2):
             ln.weight.uniform_(0.5, 1.5)
