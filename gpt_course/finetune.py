@@ -100,6 +100,11 @@ class GPTClassifier(nn.Module):
         nn.init.zeros_(self.head.bias)
         self.pad_id = pad_id
 
+    @property
+    def config(self):
+        """The body's configuration (its block size bounds the input length)."""
+        return self.body.config
+
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """idx (B, T) right-padded -> logits (B, n_classes). Without `lengths`, they are found from `pad_id`."""
         if lengths is None:

@@ -61,7 +61,7 @@ def test_quality_per_minute_quick():
     for run_ in r["runs"]:  # the course recipe never runs past its own schedule, nor past the budget
         assert run_["steps"] <= run_["steps_in_budget"]
         if run_["recipe"] == "course":
-            assert run_["steps"] <= r["course_recipe"]["max_steps"]
+            assert run_["steps"] <= r["course_recipe"]["train"]["max_steps"]
 
 
 @pytest.mark.slow
