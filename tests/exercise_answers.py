@@ -17,6 +17,7 @@ from gpt_course.exercises.nb17 import _novel_fraction, _novel_fraction_unique
 from gpt_course.exercises.nb18 import _CONV1D, _official_token_count
 from gpt_course.exercises.nb19 import _lens_without_ln_f, _reference_allowed, _reference_lens
 from gpt_course.exercises.nb20 import _kl, _repeated
+from gpt_course.evaluate import lcs_length
 from gpt_course.model import IGNORE_INDEX, parameter_count
 
 ANSWERS: dict = {}  # exercise name -> (right answer, typical mistake)
@@ -531,16 +532,6 @@ def _rouge1_unclipped(candidate, reference):
     return p, rec, 2 * p * rec / (p + rec) if p + rec else 0.0
 
 
-def _lcs(a, b):
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
-
-
 def _longest_common_substring(a, b):
     best = 0
     for i in range(len(a)):
@@ -555,7 +546,7 @@ def _longest_common_substring(a, b):
 ANSWERS.update({
     "15.sft_targets": (_sft_targets, _sft_targets_off_by_one),
     "15.rouge1": (_rouge1, _rouge1_unclipped),
-    "15.lcs_length": (_lcs, _longest_common_substring),
+    "15.lcs_length": (lcs_length, _longest_common_substring),
 })
 
 
