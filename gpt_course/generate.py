@@ -5,7 +5,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .utils import evaluating
+from .utils import evaluating, torch_threads
 
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -108,7 +108,10 @@ def generate(
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     _check_sampling(temperature, top_k, top_p)
     block = model.config.block_size
-    with evaluating(model):
+    # one token at a time is many small operations: on a CPU one thread runs them as fast as several on an idle
+    # machine, and many times faster when another process wants a core (benchmarks/threads_under_load.py)
+    on_cpu = idx.device.type == "cpu"
+    with evaluating(model), torch_threads(1 if on_cpu else torch.get_num_threads()):
         cache, fed = None, 0  # fed: how many tokens of idx the cache holds
         for _ in range(max_new_tokens):
             if use_cache and cache is not None and idx.shape[1] <= block:

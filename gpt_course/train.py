@@ -7,6 +7,7 @@ how to validate, and callbacks.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 from .checkpoint import History, load_checkpoint, save_checkpoint
 from .data import get_batch
 from .model import GPTConfig
-from .utils import evaluating
+from .utils import choose_precision, evaluating, torch_threads, training_threads
 
 INTERRUPTED_PATH = "runs/interrupted.safetensors"  # where an interrupted next-token run is saved without a path
 
@@ -44,6 +45,7 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     optimizer: str = "adamw"  # or "muon": Muon for the blocks' weight matrices, AdamW for the rest
+    precision: str = "auto"  # "float32", "bfloat16" (autocast), or "auto": utils.choose_precision decides
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adamw", "muon"):
@@ -53,6 +55,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {self.precision!r}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
 
@@ -192,6 +196,8 @@ class Trainer:
             raise ValueError("no parameter is trainable (all have requires_grad=False): unfreeze some first")
         self.optimizer = optimizer or make_optimizer(model, self.config)
         self.generator = torch.Generator().manual_seed(self.config.seed)
+        # float32 or bfloat16 autocast for the training loss, and why (see utils.choose_precision)
+        self.precision = choose_precision(self.device, getattr(model.config, "n_embd", 0), self.config.precision)
         self.step = 0
         self.history = History()
 
@@ -223,50 +229,57 @@ class Trainer:
         interval = c.checkpoint_interval or c.eval_interval
         next_token = self.loss_fn == self.next_token_loss
         h.interrupted = False
-        bar = tqdm(total=end, initial=self.step, desc=self.desc, disable=not c.progress, dynamic_ncols=True)
+        self.threads, self.threads_reason = training_threads() if self.device.type == "cpu" else (None, "not a CPU")
+        desc = self.desc
+        if self.threads is not None and self.threads < (os.cpu_count() or 1) and "busy" in self.threads_reason:
+            desc += f" ({self.threads} thread{'s' * (self.threads > 1)}: the machine is busy)"
+        bar = tqdm(total=end, initial=self.step, desc=desc, disable=not c.progress, dynamic_ncols=True)
         start = time.perf_counter() - h.elapsed
-        try:
-            while self.step < end:
-                t0 = time.perf_counter()
-                self.model.train()  # also after a callback that evaluated the model
-                lr = c.lr_at(self.step)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                loss = self.loss_fn(self.step)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if c.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.params, c.grad_clip)
-                self.optimizer.step()
-                self.step += 1
-                h.steps.append(self.step)
-                h.train_loss.append(loss.item())
-                h.lr.append(lr)
-                if next_token:
-                    h.tokens_per_sec.append(c.batch_size * self.block_size / max(time.perf_counter() - t0, 1e-9))
-                h.elapsed = time.perf_counter() - start
-                if self.eval_fn is not None and (self.step % c.eval_interval == 0 or self.step == c.max_steps):
-                    h.val_steps.append(self.step)
-                    h.val_loss.append(self.eval_fn())
-                    self._emit("on_eval")
-                bar.update(1)
-                postfix = {"loss": f"{h.train_loss[-1]:.3f}"}
-                if h.tokens_per_sec:
-                    postfix["tok/s"] = f"{h.tokens_per_sec[-1]:,.0f}"
-                if h.val_loss:
-                    postfix["val"] = f"{h.val_loss[-1]:.3f}"
-                bar.set_postfix(postfix, refresh=False)
-                self._emit("on_step")
-                if c.checkpoint_path and (self.step % interval == 0 or self.step == end):
-                    self.save(c.checkpoint_path)
-        except KeyboardInterrupt:
-            h.interrupted = True
-            path = c.checkpoint_path or (INTERRUPTED_PATH if next_token else None)
-            saved = f", checkpoint saved to {self.save(path)}" if path else ""
-            print(f"Training interrupted at step {self.step}; model and history kept{saved}. "
-                  f"Call fit() again to continue.")
-        finally:
-            bar.close()
+        threads = torch_threads(self.threads) if self.threads is not None else contextlib.nullcontext()
+        with threads:
+            try:
+                while self.step < end:
+                    t0 = time.perf_counter()
+                    self.model.train()  # also after a callback that evaluated the model
+                    lr = c.lr_at(self.step)
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
+                    with self.precision.context(self.device):
+                        loss = self.loss_fn(self.step)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if c.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(self.params, c.grad_clip)
+                    self.optimizer.step()
+                    self.step += 1
+                    h.steps.append(self.step)
+                    h.train_loss.append(loss.item())
+                    h.lr.append(lr)
+                    if next_token:
+                        h.tokens_per_sec.append(c.batch_size * self.block_size / max(time.perf_counter() - t0, 1e-9))
+                    h.elapsed = time.perf_counter() - start
+                    if self.eval_fn is not None and (self.step % c.eval_interval == 0 or self.step == c.max_steps):
+                        h.val_steps.append(self.step)
+                        h.val_loss.append(self.eval_fn())
+                        self._emit("on_eval")
+                    bar.update(1)
+                    postfix = {"loss": f"{h.train_loss[-1]:.3f}"}
+                    if h.tokens_per_sec:
+                        postfix["tok/s"] = f"{h.tokens_per_sec[-1]:,.0f}"
+                    if h.val_loss:
+                        postfix["val"] = f"{h.val_loss[-1]:.3f}"
+                    bar.set_postfix(postfix, refresh=False)
+                    self._emit("on_step")
+                    if c.checkpoint_path and (self.step % interval == 0 or self.step == end):
+                        self.save(c.checkpoint_path)
+            except KeyboardInterrupt:
+                h.interrupted = True
+                path = c.checkpoint_path or (INTERRUPTED_PATH if next_token else None)
+                saved = f", checkpoint saved to {self.save(path)}" if path else ""
+                print(f"Training interrupted at step {self.step}; model and history kept{saved}. "
+                      f"Call fit() again to continue.")
+            finally:
+                bar.close()
         self._emit("on_end")
         return h
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import random
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator, TypeVar
 
 import numpy as np
@@ -60,3 +61,116 @@ def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The number format training runs in, and why (`choose_precision`)."""
+
+    dtype: torch.dtype
+    reason: str
+
+    @property
+    def autocast(self) -> bool:
+        return self.dtype != torch.float32
+
+    def context(self, device: torch.device | str):
+        """`torch.autocast` to bfloat16 where chosen, else a context that changes nothing."""
+        return torch.autocast(torch.device(device).type, dtype=self.dtype, enabled=self.autocast)
+
+
+AUTOCAST_MIN_WIDTH_CPU = 384  # measured: bfloat16 autocast was slower at width 192 (casts dominate), 1.3x at 384
+
+
+def cpu_has_bf16_units() -> bool:
+    """True on CPUs with bfloat16 matrix instructions (Intel AMX or AVX-512 BF16); elsewhere torch emulates them."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(probe is not None and probe() for probe in probes)
+
+
+def choose_precision(device: torch.device | str, n_embd: int, requested: str = "auto") -> Precision:
+    """The one place that decides whether training uses bfloat16 autocast or float32, and says why.
+
+    * ``"auto"`` (the default): bfloat16 autocast on a CUDA GPU that supports it; on a CPU only with bfloat16
+      matrix units (AMX or AVX-512 BF16) and a model at least `AUTOCAST_MIN_WIDTH_CPU` wide, because at the
+      course model's width the casts around each matrix product cost more than the faster products save
+      (benchmarks/precision.py measures it); float32 everywhere else.
+    * ``"float32"`` or ``"bfloat16"``: that, whatever the hardware (GPT_COURSE_PRECISION sets it too).
+    """
+    requested = os.environ.get("GPT_COURSE_PRECISION", "").strip().lower() or requested
+    if requested not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {requested!r} "
+                         "(from the argument or GPT_COURSE_PRECISION)")
+    kind = torch.device(device).type
+    if requested == "float32":
+        return Precision(torch.float32, "float32 as requested")
+    if requested == "bfloat16":
+        return Precision(torch.bfloat16, "bfloat16 autocast as requested")
+    if kind == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return Precision(torch.bfloat16, "CUDA GPU with bfloat16 support: bfloat16 autocast")
+        return Precision(torch.float32, "CUDA GPU without bfloat16 support: float32")
+    if kind != "cpu":
+        return Precision(torch.float32, f"{kind} device: float32")
+    if not cpu_has_bf16_units():
+        return Precision(torch.float32, f"CPU without bfloat16 matrix units ({torch.backends.cpu.get_cpu_capability()}"
+                                        "): bfloat16 would be emulated and slower, so float32")
+    if n_embd < AUTOCAST_MIN_WIDTH_CPU:
+        return Precision(torch.float32, f"CPU with bfloat16 units, but at width {n_embd} (< "
+                                        f"{AUTOCAST_MIN_WIDTH_CPU}) the casts cost more than they save: float32")
+    return Precision(torch.bfloat16, f"CPU with bfloat16 units and width {n_embd}: bfloat16 autocast")
+
+
+# ----------------------------------------------------------------------------------------------
+# Threads: what to do when the machine is shared (benchmarks/threads_under_load.py measures it)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[int]:
+    """Run a `with` block with `n` intra-op threads, then restore the previous number."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be an int >= 1, got {n!r}")
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def busy_cores_elsewhere(sample_s: float = 0.2) -> float | None:
+    """How many cores other processes keep busy, measured over `sample_s` seconds while this one waits
+    (None where it cannot be measured)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return psutil.cpu_percent(interval=sample_s) / 100 * (psutil.cpu_count() or 1)
+
+
+def training_threads() -> tuple[int, str]:
+    """Threads for a training run on the CPU, and why.
+
+    Every core when the machine is idle. When other processes keep some cores busy (a second notebook, a busy
+    browser), only the spare ones: torch's threads wait for each other at every operation, so one thread that
+    has to share its core with another process holds up all of them, and a run with more threads than free
+    cores becomes several times slower than one with fewer (see benchmarks/threads_under_load.py).
+    Never more than torch's own setting (all cores unless OMP_NUM_THREADS or `torch.set_num_threads` said
+    otherwise); GPT_COURSE_THREADS fixes the number. A thread count other than the idle one can change the last
+    digits of the results (sums are split differently).
+    """
+    fixed = os.environ.get("GPT_COURSE_THREADS", "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise ValueError(f"GPT_COURSE_THREADS must be a whole number >= 1, got {fixed!r}")
+        return int(fixed), "GPT_COURSE_THREADS"
+    most = torch.get_num_threads()
+    busy = busy_cores_elsewhere()
+    if busy is None:
+        return most, "all cores (load cannot be measured here)"
+    spare = max(1, min(most, int((os.cpu_count() or 1) - busy + 0.5)))
+    if spare == most:
+        return most, f"{most} thread(s): the machine is otherwise idle"
+    return spare, f"{spare} of {most} threads: other processes keep about {busy:.1f} cores busy"
