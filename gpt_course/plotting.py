@@ -65,12 +65,14 @@ def _ticks(T: int, most: int = 40) -> list[int]:
     return list(range(0, T, max(1, -(-T // most))))  # at most `most` tick labels per axis
 
 
-def token_ticks(ax: Axes, tokens: Sequence[str], axes: str = "xy", most: int = 40) -> None:
-    """Label the x and/or y axis (`axes`) with at most `most` of `tokens`, in a size that fits their number."""
+def token_ticks(ax: Axes, tokens: Sequence[str], axes: str = "xy", most: int = 40,
+                fontsize: float | None = None) -> None:
+    """Label the x and/or y axis (`axes`) with at most `most` of `tokens`, in a size that fits their number
+    (or in `fontsize` points: the widgets keep their text readable and label fewer tokens instead)."""
     T = len(tokens)
     ticks = _ticks(T, most)
     shown = [token_label(tokens[i]) for i in ticks]
-    size = 9 if T <= 12 else 7 if T <= 45 else 5
+    size = fontsize if fontsize is not None else 9 if T <= 12 else 7 if T <= 45 else 5
     if "x" in axes:
         ax.set_xticks(ticks, shown, rotation=_rotation(shown), fontsize=size)
     if "y" in axes:

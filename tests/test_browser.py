@@ -37,7 +37,7 @@ model = gc.GPT(gc.GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=2,
 with torch.no_grad():  # untrained heads all attend evenly; larger q/k weights give each head its own pattern
     for block in model.transformer.h:
         block.attn.c_attn.weight.mul_(30)""",
-    """attention = AttentionExplorer(model, tok, text="hello world")
+    """attention = AttentionExplorer(model, tok, text="hello world", layer=0, head=0)
 attention""",
     """sampling = SamplingExplorer(model, tok, prompt="the ", n_samples=2, max_new_tokens=8)
 sampling""",

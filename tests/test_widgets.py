@@ -4,12 +4,15 @@ Controls are set from Python (`widget.head.value = 2`), which runs the same obse
 runs; tests/test_browser.py drives the real thing in JupyterLab.
 """
 import base64
+import string
+import struct
 import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from matplotlib.text import Text
 from torch import nn
 
 import gpt_course as gc
@@ -47,6 +50,15 @@ def tiny():
     return _train(model, tok), tok
 
 
+@pytest.fixture(scope="module")
+def wide():
+    """An untrained character GPT with 29 tokens: more than the sampling explorer's 20 bars."""
+    tok = CharTokenizer.from_text(string.ascii_lowercase + " .,")
+    gc.seed_everything(0)
+    model = gc.GPT(gc.GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=1, n_head=2, n_embd=16))
+    return model.eval(), tok
+
+
 def _entropy(p: torch.Tensor) -> float:
     p = p[p > 0]
     return float(-(p * p.log()).sum())
@@ -61,6 +73,39 @@ def _shows_picture(w) -> bool:
     png = base64.b64decode(w.plot.outputs[0]["data"]["image/png"])
     return (w.error is None and w.message.layout.display == "none" and png.startswith(b"\x89PNG")
             and png == w._png)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's header."""
+    return struct.unpack(">II", png[16:24])
+
+
+def _text_px(w) -> list[tuple[float, str]]:
+    """(height in pixels in the PNG the widget shows, text) of every visible text of its figure: the size in points
+    times the resolution the PNG was saved at (its width in pixels over the figure's width in inches) / 72."""
+    dpi = _png_size(w._png)[0] / w.figure.get_size_inches()[0]
+    return [(t.get_fontsize() * dpi / 72, t.get_text()) for t in w.figure.findobj(Text)
+            if t.get_visible() and t.get_text().strip()]
+
+
+def _axes_px(w, ax) -> tuple[float, float]:
+    """(width, height) of an axes in the PNG, in pixels."""
+    width, height = _png_size(w._png)
+    box = ax.get_position()
+    return box.width * width, box.height * height
+
+
+def _diverging(im) -> bool:
+    """A colour map centred at 0: limits ±v, white-ish in the middle, blue at the bottom, red at the top."""
+    cmap, norm = im.get_cmap(), im.norm
+    return (norm.vmin == pytest.approx(-norm.vmax) and norm.vmax > 0 and min(cmap(0.5)[:3]) > 0.9
+            and cmap(0.0)[2] > cmap(0.0)[0] and cmap(1.0)[0] > cmap(1.0)[2])
+
+
+def _sequential(im) -> bool:
+    """A colour map for values in [0, 1]: from 0, getting lighter all the way (viridis)."""
+    luminance = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b, _ in im.get_cmap()(np.linspace(0, 1, 11))]
+    return im.norm.vmin == 0 and bool(np.all(np.diff(luminance) > 0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,13 +241,83 @@ def test_redraw_at_256_tokens_reuses_the_maps(tiny, monkeypatch, capsys):
 
 def test_static_picture_for_viewers_without_a_kernel(tiny):
     model, tok = tiny
-    ex = AttentionExplorer(model, tok, text=SENTENCE)
+    ex = AttentionExplorer(model, tok, text=SENTENCE, layer=1, head=2)
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle  # the live widget
     assert base64.b64decode(bundle["image/png"]) == ex._png  # what GitHub or nbconvert show instead
-    assert bundle["text/plain"] == repr(ex) == "AttentionExplorer(21 tokens, layer 0, head 0, view 'one head')"
+    assert bundle["text/plain"] == repr(ex) == "AttentionExplorer(21 tokens, layer 1, head 2, view 'one head')"
     assert ex.static().data == ex._png
     assert {"gc-widget", "gc-attention"} <= set(ex._dom_classes)
+
+
+def _most_focused(maps: torch.Tensor, layers=None, heads=None) -> tuple[int, int]:
+    """The rule, written out: the head whose rows have the largest mean of their largest weight."""
+    L, H = maps.shape[:2]
+    best = max(((layer, h) for layer in (layers or range(L)) for h in (heads or range(H))),
+               key=lambda lh: (maps[lh].max(dim=-1).values.mean().item(), -lh[0], -lh[1]))
+    return best
+
+
+def test_opens_on_the_most_focused_head_and_says_why(tiny):
+    model, tok = tiny
+    maps = gc.attention_maps(model, torch.tensor(tok.encode(SENTENCE)))
+    focus = maps.max(dim=-1).values.mean(dim=-1)
+    ex = AttentionExplorer(model, tok, text=SENTENCE)
+    best = _most_focused(maps)
+    assert (ex.layer.value, ex.head.value) == ex.opened_on == best and ex.picked_by_rule
+    torch.testing.assert_close(ex.focus, focus)
+    assert float(focus[best]) > float(focus.min())  # the heads differ: the rule picks a real winner
+    assert f"Focus of this head (the largest weight of each row, averaged over the rows): <b>{focus[best]:.2f}</b>" \
+        in ex.readout.value
+    assert f"It opened on layer {best[0]} · head {best[1]}, the most focused head" in ex.readout.value
+    ex.view.value = "all heads"  # every panel shows its focus
+    titles = [ax.get_title() for ax in ex.figure.axes if ax.images]
+    assert titles == [f"L{layer} H{h} · {focus[layer, h]:.2f}" for layer in range(2) for h in range(4)]
+
+
+@pytest.mark.parametrize("layer, head", [(0, 0), (1, 3), (1, None), (None, 2)])
+def test_layer_and_head_given_are_obeyed(tiny, layer, head):
+    model, tok = tiny
+    maps = gc.attention_maps(model, torch.tensor(tok.encode(SENTENCE)))
+    ex = AttentionExplorer(model, tok, text=SENTENCE, layer=layer, head=head)
+    expected = _most_focused(maps, None if layer is None else [layer], None if head is None else [head])
+    assert (ex.layer.value, ex.head.value) == expected
+    assert ex.picked_by_rule == (layer is None or head is None)
+    torch.testing.assert_close(ex.current_map, maps[expected])
+    if not ex.picked_by_rule:
+        assert f"It opened on layer {layer} · head {head}, as it was told" in ex.readout.value
+
+
+def test_a_bad_first_text_leaves_the_rule_for_the_first_good_one(tiny):
+    model, tok = tiny
+    ex = AttentionExplorer(model, tok, text="¿?")
+    assert _shows_error(ex)
+    ex.text.value = SENTENCE
+    maps = gc.attention_maps(model, torch.tensor(tok.encode(SENTENCE)))
+    assert (ex.layer.value, ex.head.value) == _most_focused(maps) and _shows_picture(ex)
+
+
+@pytest.mark.parametrize("view", AttentionExplorer.VIEWS)
+def test_attention_colour_scale_is_sequential_and_explained(tiny, view):
+    model, tok = tiny
+    ex = AttentionExplorer(model, tok, text=SENTENCE, view=view)
+    images = [im for ax in ex.figure.axes for im in ax.images]
+    assert images and all(_sequential(im) for im in images)  # weights are in [0, 1]: no diverging map
+    labels = [ax.get_ylabel() for ax in ex.figure.axes if ax.get_ylabel().startswith("attention weight (each")]
+    assert len(labels) == 1 and labels[0].startswith("attention weight (each row sums to 1)")
+    assert "the 99th percentile" in labels[0]  # why the bar has an arrow: colours stop below the largest weight
+
+
+def test_attention_error_clears_tokens_and_keeps_the_chosen_token(tiny):
+    model, tok = tiny
+    ex = AttentionExplorer(model, tok, text=SENTENCE, layer=1, head=1)
+    ex.token.value = 3
+    ex.text.value = "THE DOG"
+    assert _shows_error(ex) and ex.figure is None and ex._png is None
+    assert ex.tokens == [] and ex.ids == [] and ex.maps is None and ex.focus is None
+    assert ex.token.options == () and ex.readout.value == ""  # no token list or readout of the old text
+    ex.text.value = "a dog met a cat"
+    assert _shows_picture(ex) and ex.selected_token == 3 and (ex.layer.value, ex.head.value) == (1, 1)
 
 
 def test_widgets_sit_on_top_of_the_package():
@@ -312,6 +427,69 @@ def test_metrics_are_distinct_n_and_log_likelihood(tiny):
     assert "distinct-1" in ex.metrics_line.value and "gc-metrics" in ex.metrics_line._dom_classes
 
 
+def test_the_rest_of_the_vocabulary_is_one_more_bar(wide):
+    model, tok = wide
+    ex = SamplingExplorer(model, tok, prompt="the cat ", top_k=3, n_samples=1, max_new_tokens=2)
+    other = ex.bars["other"]
+    assert len(ex.bars["ids"]) == 20 and other["tokens"] == tok.vocab_size - 20 == 9
+    for when, dist in (("before", ex.distribution_before), ("after", ex.distribution_after)):
+        assert float(ex.bars[when].sum()) + other[when] == pytest.approx(1.0, abs=1e-6)  # the bars sum to 1
+        rest = torch.ones(tok.vocab_size, dtype=torch.bool)
+        rest[ex.bars["ids"]] = False
+        assert other[when] == pytest.approx(float(dist[rest].sum()), abs=1e-6)
+    assert other["before"] > 0.1  # an untrained model spreads its mass: the rest matters
+    rest_axes = ex.figure.axes[1]
+    heights = [c.datavalues[0] for c in rest_axes.containers]
+    assert heights == pytest.approx([other["before"], other["after"]])
+    assert [t.get_text() for t in rest_axes.get_xticklabels()] == ["other\n9"]
+    assert f"the other 9 tokens together {other['before']:.1%} and {other['after']:.1%}" in ex.readout.value
+
+
+def _bar_containers(ax) -> dict:
+    return {c.get_label(): c for c in ax.containers}
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.5])
+def test_repetition_penalty_marks_exactly_the_tokens_of_the_context(tiny, penalty):
+    model, tok = tiny
+    prompt = "the cat sat on the "
+    ex = SamplingExplorer(model, tok, prompt=prompt, repetition_penalty=penalty, n_samples=1, max_new_tokens=2)
+    context = sorted(set(tok.encode(prompt))) if penalty != 1.0 else []
+    assert ex.penalised == context
+    shown = ex.bars["ids"].tolist()
+    marked = [t for t, hit in zip(shown, ex.bars["penalised"].tolist()) if hit]
+    assert sorted(marked) == sorted(t for t in shown if t in context)  # every bar shown: vocab 14 < 20
+    ax = ex.figure.axes[0]
+    bars = _bar_containers(ax)
+    hatched = [t for t, patch in zip(shown, bars["sampled from (after)"].patches) if patch.get_hatch()]
+    red = [t for t, label in zip(shown, ax.get_xticklabels()) if label.get_color() == "C3"]
+    assert hatched == red == [t for t in shown if t in context]
+    idx = torch.tensor([tok.encode(prompt)])
+    with torch.no_grad():
+        logits = model(idx)[0][:, -1, :]
+    without = torch.softmax(process_logits(logits, idx, repetition_penalty=1.0), -1)[0]
+    torch.testing.assert_close(ex.distribution_without_penalty, without)
+    if penalty == 1.0:
+        assert "in the context: without the penalty" not in bars and "penalty hits" not in ex.readout.value
+        return
+    dashed = bars["in the context: without the penalty"].datavalues  # the height each had before the penalty
+    np.testing.assert_allclose(dashed, [float(without[t]) for t in hatched], rtol=1e-5)
+    assert ex.distribution_after[context].sum() < without[context].sum()  # the penalty took mass from them
+    assert f"The penalty hits the {len(context)} tokens already in the context" in ex.readout.value
+
+
+def test_penalised_tokens_outside_the_bars_are_counted(wide):
+    model, tok = wide
+    ex = SamplingExplorer(model, tok, prompt="the quick brown fox jumps", repetition_penalty=2.0, n_samples=1,
+                          max_new_tokens=2)
+    context = set(tok.encode("the quick brown fox jumps"))
+    shown = set(ex.bars["ids"].tolist())
+    inside = len(context & shown)
+    assert int(ex.bars["penalised"].sum()) == inside and 0 < inside < len(context)
+    assert (f"the {len(context)} tokens already in the context ({inside} of them among the bars, hatched; "
+            f"{len(context) - inside} in the rest)") in ex.readout.value
+
+
 @pytest.mark.parametrize("bad, says", [
     ("", "empty"),
     ("THE CAT", "cannot encode"),
@@ -320,8 +498,13 @@ def test_metrics_are_distinct_n_and_log_likelihood(tiny):
 def test_sampling_bad_prompt_shows_a_message_then_recovers(tiny, bad, says):
     model, tok = tiny
     ex = SamplingExplorer(model, tok, prompt="the ", n_samples=2, max_new_tokens=5)
+    assert ex.samples and ex.sample_boxes.children and ex.metrics_line.value
     ex.prompt.value = bad
     assert _shows_error(ex) and says in ex.error and ex.distribution_after is None
+    # nothing of the last good prompt is left next to the message: no samples, bars, metrics or figure
+    assert ex.samples == [] and ex.sample_ids is None and ex.sample_boxes.children == ()
+    assert ex.metrics == {} and ex.metrics_line.value == "" and ex.readout.value == ""
+    assert ex.bars is None and ex.penalised == [] and ex.figure is None
     ex.temperature.value = 0.5
     ex.seed.value = 3
     assert _shows_error(ex)
@@ -372,6 +555,72 @@ def test_positional_sliders_redraw_without_recomputing(tiny):
     assert f"most similar other position is {int(near.argmax())}" in ex.readout.value
 
 
+@pytest.mark.parametrize("kind", ["sinusoidal", "learned", "rope", "alibi"])
+def test_signed_values_get_a_diverging_map_centred_at_0(tiny, kind):
+    model, _ = tiny
+    ex = PositionalEncodingExplorer(model, kind=kind)
+    images = [im for ax in ex.figure.axes for im in ax.images]
+    assert len(images) == 2 and all(_diverging(im) for im in images)
+    for im in images:  # the limits are ±max|value| of what the panel shows: its whole range, 0 in the middle
+        data = np.ma.compressed(im.get_array())
+        assert im.norm.vmax == pytest.approx(np.abs(data).max(), rel=1e-5) or im.norm.vmax == 1.0
+    assert all(ax.get_ylabel().endswith("(white = 0)") for ax in ex.figure.axes if ax.get_label() == "<colorbar>")
+
+
+def _readable(ex, min_width=900):
+    """Every text at least 11 px high in the PNG, the figure at least `min_width` px wide and at most 1000."""
+    width, height = _png_size(ex._png)
+    assert min_width <= width <= 1000
+    sizes = _text_px(ex)
+    assert sizes and min(sizes)[0] >= 11, f"text smaller than 11 px: {sorted(sizes)[:5]}"
+    return width, height
+
+
+@pytest.mark.parametrize("view", AttentionExplorer.VIEWS)
+@pytest.mark.parametrize("T", [21, 32])
+def test_attention_figure_is_readable_on_a_projector(tiny, view, T):
+    model, tok = tiny
+    text = (SENTENCE + " " + SENTENCE)[:T]
+    ex = AttentionExplorer(model, tok, text=text, view=view)
+    width, height = _readable(ex)
+    heatmaps = [ax for ax in ex.figure.axes if ax.images]
+    if view == "one head":
+        assert height >= 400
+        map_w, map_h = _axes_px(ex, heatmaps[0])
+        assert map_w >= 350 and map_h >= 350
+        assert min(_axes_px(ex, ex.figure.axes[1])) >= 200  # the bars of the chosen token
+    else:
+        assert min(min(_axes_px(ex, ax)) for ax in heatmaps) >= 150
+    ticks = [t for t in heatmaps[0].get_yticklabels() if t.get_text()]
+    assert len(ticks) >= min(T, _axes_px(ex, heatmaps[0])[1] // 30)  # labels are thinned out, not dropped
+    boxes = sorted((t.get_window_extent().y0, t.get_window_extent().y1) for t in ticks)
+    assert all(below[1] <= above[0] + 0.5 for below, above in zip(boxes, boxes[1:]))  # and they do not overlap
+
+
+def test_sampling_figure_is_readable_on_a_projector(wide):
+    model, tok = wide
+    ex = SamplingExplorer(model, tok, prompt="the cat ", repetition_penalty=1.5, n_samples=1, max_new_tokens=2)
+    width, height = _readable(ex)
+    assert height >= 400
+    bars_w, bars_h = _axes_px(ex, ex.figure.axes[0])
+    assert bars_w >= 600 and bars_h >= 250
+    legend = ex.figure.axes[0].get_legend()
+    assert len(legend.get_texts()) == 4 and all(px >= 11 for px, text in _text_px(ex) if "context" in text)
+
+
+@pytest.mark.parametrize("kind", ["sinusoidal", "learned", "rope", "alibi"])
+def test_positional_figure_is_readable_on_a_projector(tiny, kind):
+    model, _ = tiny
+    ex = PositionalEncodingExplorer(model, kind=kind)
+    width, height = _readable(ex)
+    assert height >= 650  # four panels: 2 × 2
+    panels = [ax for ax in ex.figure.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 4
+    for ax in panels:
+        panel_w, panel_h = _axes_px(ex, ax)
+        assert panel_w >= 280 and panel_h >= 220
+
+
 def test_positional_learned_without_a_table_is_a_message(tiny):
     _, tok = tiny
     rope_model = gc.GPT(gc.GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16,
@@ -379,6 +628,7 @@ def test_positional_learned_without_a_table_is_a_message(tiny):
     ex = PositionalEncodingExplorer(rope_model)
     ex.kind.value = "learned"
     assert _shows_error(ex) and "no learned position table" in ex.error
+    assert ex.matrix is None and ex.similarity is None and ex.figure is None  # not the last good table
     ex.position.value = 3
     assert _shows_error(ex)
     ex.kind.value = "rope"
