@@ -23,7 +23,7 @@ import torch
 MINIMUM_VERSIONS = {"python": "3.10", "torch": "2.2", "numpy": "1.24", "matplotlib": "3.7", "ipywidgets": "8.1",
                     "jupyterlab": "4.0", "transformers": "4.45", "safetensors": "0.4", "tqdm": "4.66"}
 # Notebook 10 trains this many steps of the course model in learner mode; a teacher plans on the estimate.
-NOTEBOOK_10_STEPS = 800
+NOTEBOOK_10_STEPS = 800  # pretrain.COURSE_RECIPE.train.max_steps (tests/test_doctor.py checks they agree)
 
 
 @dataclass
@@ -97,10 +97,11 @@ def check_browser() -> Check:
 
 
 def time_training_step(model: torch.nn.Module, steps: int = 3, batch_size: int = 32) -> float:
-    """Seconds per AdamW training step of `model` on random tokens, after one warm-up step (a copy is trained)."""
-    import copy
+    """Seconds per AdamW training step of a model with `model`'s config on random tokens, after one warm-up step
+    (a fresh model is trained, so `model` is left as it is)."""
+    from .model import GPT
 
-    model = copy.deepcopy(model).train()
+    model = GPT(model.config).train()
     c = model.config
     g = torch.Generator().manual_seed(0)
     x = torch.randint(c.vocab_size, (batch_size, c.block_size), generator=g)

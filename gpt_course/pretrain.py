@@ -1,9 +1,11 @@
 """The course's pretraining run.
 
-    python -m gpt_course.pretrain            # trains the recipe on WikiText-2 (about 3 minutes, 2 CPU cores)
+    python -m gpt_course.pretrain            # trains the recipe on WikiText-2 (3 to 6 minutes on two CPU cores)
 
 writes `data/checkpoints/course_gpt.safetensors` with the tokenizer, the training history and the measured
 figures; `gpt_course.load_course_model()` returns it as `(model, tokenizer)`, training it first if it is missing.
+A run saves its full training state every tenth of the way; stopped (Ctrl-C) or killed, the same command with
+`--resume` continues it exactly.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import checkpoint_path, save_checkpoint
-from .data import load_wikitext2
+from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from .data import get_batch, load_wikitext2
 from .model import GPT, GPTConfig
 from .tokenizers import BPETokenizer, Tokenizer
 from .train import Recipe, TrainConfig, Trainer
@@ -31,11 +33,67 @@ COURSE_RECIPE = Recipe(
 )
 
 
+def state_path(out: str | os.PathLike) -> Path:
+    """Where a run writing `out` keeps its resumable training state (next to it, `.state` added)."""
+    out = Path(out)
+    return out.with_name(out.stem + ".state" + out.suffix)
+
+
+def estimate_seconds(recipe: Recipe, probe_steps: int = 4) -> float:
+    """Seconds the recipe's training will take here, from timed steps of a throwaway model of its shape
+    (run before seeding, so it changes nothing in the run itself)."""
+    model = GPT(recipe.model).to(default_device())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    data = torch.randint(0, recipe.model.vocab_size, (10 * recipe.model.block_size,))
+    gen, times = torch.Generator().manual_seed(0), []
+    for _ in range(probe_steps + 1):
+        x, y = get_batch(data, recipe.model.block_size, recipe.train.batch_size, gen,
+                         next(model.parameters()).device)
+        t0 = time.perf_counter()
+        loss = model(x, y)[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    step = sorted(times[1:])[len(times[1:]) // 2]
+    return step * recipe.train.max_steps * 1.05  # validation adds about 5 %
+
+
+class ValidBitsPerByte:
+    """Trainer callback: bits per byte on the whole validation text every `every` steps, into
+    `history.metrics["valid_bits_per_byte"]` as [step, training seconds, bits per byte] (saved with the state)."""
+
+    def __init__(self, tokenizer, text: str, every: int):
+        self.tokenizer, self.text, self.every = tokenizer, text, every
+
+    def on_step(self, trainer) -> None:
+        if trainer.step % self.every == 0 or trainer.step == trainer.config.max_steps:
+            from .evaluate import bits_per_byte
+
+            curve = trainer.history.metrics.setdefault("valid_bits_per_byte", [])
+            curve.append([trainer.step, round(trainer.history.elapsed, 1),
+                          round(bits_per_byte(trainer.model, self.tokenizer, self.text), 4)])
+
+
+def duration(seconds: float) -> str:
+    """'40 seconds', '4 minutes', '1.2 hours': how long, in words a person plans with."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:.0f} minutes" if seconds < 5400 else f"{seconds / 3600:.1f} hours"
+
+
 def pretrain(recipe: Recipe = COURSE_RECIPE, out: str | os.PathLike | None = None, evaluate_test: bool = True,
-             progress: bool = True, callbacks=()) -> tuple[GPT, Tokenizer, dict]:
-    """Train the recipe on WikiText-2 train, report validation/test bits per byte, save the checkpoint."""
+             progress: bool = True, callbacks=(), resume: bool = False) -> tuple[GPT, Tokenizer, dict]:
+    """Train the recipe on WikiText-2 train, report validation/test bits per byte, save the checkpoint.
+
+    The training state is saved every tenth of the run next to `out` (`state_path(out)`); with `resume`, a run
+    continues from there, and gives the same model as an uninterrupted one."""
     from .evaluate import bits_per_byte
 
+    out = Path(out) if out is not None else checkpoint_path()
+    state = state_path(out)
+    if resume and not state.exists():
+        raise FileNotFoundError(f"nothing to resume: no training state at {state} (start the run without --resume)")
     seed_everything(recipe.train.seed)
     train_text, valid_text = load_wikitext2("train"), load_wikitext2("valid")
     t0 = time.perf_counter()
@@ -43,10 +101,22 @@ def pretrain(recipe: Recipe = COURSE_RECIPE, out: str | os.PathLike | None = Non
     tokenizer_seconds = time.perf_counter() - t0
     train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
     valid_ids = torch.tensor(tokenizer.encode(valid_text), dtype=torch.long)
-    model = GPT(recipe.model).to(default_device())
-    out = Path(out) if out is not None else checkpoint_path()
-    trainer = Trainer(model, train_ids, valid_ids, replace(recipe.train, progress=progress), tokenizer, callbacks)
+    every = max(1, recipe.train.max_steps // 10)
+    config = replace(recipe.train, progress=progress, checkpoint_path=str(state), checkpoint_interval=every)
+    callbacks = [ValidBitsPerByte(tokenizer, valid_text, every), *callbacks]
+    if resume:
+        saved = load_checkpoint(state)
+        if saved.tokenizer is None or saved.tokenizer.merges != tokenizer.merges or saved.model.config != recipe.model:
+            raise ValueError(f"{state} was written by a different recipe; delete it or choose another --out")
+        trainer = Trainer.resume(state, train_ids, valid_ids, callbacks, progress=progress)
+        model = trainer.model.to(default_device())
+    else:
+        model = GPT(recipe.model).to(default_device())
+        trainer = Trainer(model, train_ids, valid_ids, config, tokenizer, callbacks)
     history = trainer.fit()
+    if history.interrupted:
+        raise KeyboardInterrupt(f"training stopped at step {trainer.step}; its state is in {state}: run again with "
+                                "resume=True (--resume) to continue")
     figures = {
         "train_seconds": round(history.elapsed, 1),
         "tokenizer_seconds": round(tokenizer_seconds, 1),
@@ -56,6 +126,7 @@ def pretrain(recipe: Recipe = COURSE_RECIPE, out: str | os.PathLike | None = Non
         "valid_bits_per_byte": round(bits_per_byte(model, tokenizer, valid_text), 4),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],  # other work slows the timing above
     }
     if evaluate_test:
@@ -63,6 +134,7 @@ def pretrain(recipe: Recipe = COURSE_RECIPE, out: str | os.PathLike | None = Non
     save_checkpoint(  # weights only (no optimizer state) keeps the shipped file small
         out, model, tokenizer=tokenizer, step=trainer.step, history=history,
         extra={"recipe": asdict(recipe), "figures": figures})
+    state.unlink(missing_ok=True)
     return model, tokenizer, figures
 
 
@@ -74,6 +146,7 @@ def main(argv=None) -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="override fields of the model or training config, e.g. --set optimizer=muon dropout=0.1 "
                              "lr=0.002")
+    parser.add_argument("--resume", action="store_true", help="continue a stopped run from its saved state")
     parser.add_argument("--no-test", action="store_true", help="skip the test-split evaluation")
     args = parser.parse_args(argv)
     model, train = asdict(COURSE_RECIPE.model), asdict(COURSE_RECIPE.train)
@@ -96,7 +169,13 @@ def main(argv=None) -> None:
         parser.error(str(err))
     if recipe != COURSE_RECIPE and args.out is None:
         parser.error("a changed recipe needs --out (the default path holds the shipped course checkpoint)")
-    _, _, figures = pretrain(recipe, args.out, evaluate_test=not args.no_test)
+    if not args.resume:
+        print(f"training: about {duration(estimate_seconds(recipe))} on this machine ({torch.get_num_threads()} "
+              "threads); Ctrl-C stops it and --resume continues", flush=True)
+    try:
+        _, _, figures = pretrain(recipe, args.out, evaluate_test=not args.no_test, resume=args.resume)
+    except KeyboardInterrupt as stop:
+        raise SystemExit(str(stop) or "stopped") from None
     print(json.dumps(figures, indent=2))
 
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from .checkpoint import History, load_checkpoint, save_checkpoint
 from .data import get_batch
 from .model import GPTConfig
-from .utils import choose_precision, evaluating, torch_threads, training_threads
+from .utils import choose_precision, evaluating, progress, torch_threads, training_threads
 
 INTERRUPTED_PATH = "runs/interrupted.safetensors"  # where an interrupted next-token run is saved without a path
 
@@ -230,10 +229,8 @@ class Trainer:
         next_token = self.loss_fn == self.next_token_loss
         h.interrupted = False
         self.threads, self.threads_reason = training_threads() if self.device.type == "cpu" else (None, "not a CPU")
-        desc = self.desc
-        if self.threads is not None and self.threads < (os.cpu_count() or 1) and "busy" in self.threads_reason:
-            desc += f" ({self.threads} thread{'s' * (self.threads > 1)}: the machine is busy)"
-        bar = tqdm(total=end, initial=self.step, desc=desc, disable=not c.progress, dynamic_ncols=True)
+        busy = self.threads is not None and "busy" in self.threads_reason  # said beside the bar, live only
+        bar = progress(total=end, initial=self.step, desc=self.desc, disable=not c.progress, dynamic_ncols=True)
         start = time.perf_counter() - h.elapsed
         threads = torch_threads(self.threads) if self.threads is not None else contextlib.nullcontext()
         with threads:
@@ -268,6 +265,8 @@ class Trainer:
                         postfix["tok/s"] = f"{h.tokens_per_sec[-1]:,.0f}"
                     if h.val_loss:
                         postfix["val"] = f"{h.val_loss[-1]:.3f}"
+                    if busy:
+                        postfix["threads"] = f"{self.threads} (machine busy)"
                     bar.set_postfix(postfix, refresh=False)
                     self._emit("on_step")
                     if c.checkpoint_path and (self.step % interval == 0 or self.step == end):

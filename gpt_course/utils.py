@@ -1,6 +1,7 @@
 """Seeding, device choice and the course's two running modes (learner and fast test mode)."""
 from __future__ import annotations
 
+import functools
 import os
 import random
 from contextlib import contextmanager
@@ -174,3 +175,56 @@ def training_threads() -> tuple[int, str]:
     if spare == most:
         return most, f"{most} thread(s): the machine is otherwise idle"
     return spare, f"{spare} of {most} threads: other processes keep about {busy:.1f} cores busy"
+
+
+# ----------------------------------------------------------------------------------------------
+# Progress bars that stay readable where no kernel runs
+
+
+def progress(iterable=None, total: int | None = None, desc: str | None = None, **kwargs):
+    """`tqdm.auto.tqdm` with one difference in a notebook: when the bar closes, the plain-text form of its output
+    (what GitHub, nbviewer or a projector without a kernel show instead of the widget) becomes the final count,
+    for example ``training: 800/800 done``, instead of the ``0%`` it had when it was first displayed. The text
+    holds no times, so that it is the same on every machine."""
+    from tqdm.auto import tqdm
+
+    if kwargs.get("disable") or not _in_notebook(tqdm):
+        return tqdm(iterable, total=total, desc=desc, **kwargs)
+    return _notebook_progress_class()(iterable, total=total, desc=desc, **kwargs)
+
+
+def _in_notebook(auto_tqdm) -> bool:
+    """True when tqdm.auto chose its notebook widget (in a Jupyter kernel with ipywidgets)."""
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return False
+    return issubclass(auto_tqdm, notebook_tqdm)
+
+
+@functools.cache
+def _notebook_progress_class():  # built on first use: tqdm.notebook needs ipywidgets
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    class NotebookProgress(notebook_tqdm):
+        def __init__(self, *args, **kwargs):
+            from IPython.display import display
+
+            super().__init__(*args, **{**kwargs, "display": False})
+            self._handle = display(self._bundle(repr(self.container)), raw=True, display_id=True)
+
+        def _bundle(self, text: str) -> dict:
+            return {"text/plain": text, "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self.container.model_id}}
+
+        def close(self) -> None:
+            if self.disable or getattr(self, "_closed_text", False):
+                return super().close()
+            super().close()
+            self._closed_text = True
+            total = f"/{self.total:,}" if self.total else ""
+            state = "done" if not self.total or self.n >= self.total else "stopped"
+            self._handle.update(self._bundle(f"{self.desc + ': ' if self.desc else ''}{self.n:,}{total} {state}"),
+                                raw=True)
+
+    return NotebookProgress

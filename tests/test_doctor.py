@@ -50,3 +50,9 @@ def test_json_report_with_a_measured_step(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["ready"] and 0 < report["step_seconds"] < 60
     assert report["notebook_10_training_minutes"] == pytest.approx(report["step_seconds"] * doctor.NOTEBOOK_10_STEPS / 60, abs=0.06)
+
+
+def test_the_estimate_is_for_notebook_10s_run():
+    from gpt_course.pretrain import COURSE_RECIPE
+
+    assert doctor.NOTEBOOK_10_STEPS == COURSE_RECIPE.train.max_steps

@@ -10,7 +10,7 @@ import gpt_course.pretrain as pretrain_module
 from gpt_course.data import load_wikitext2
 from gpt_course.evaluate import bits_per_byte
 from gpt_course.checkpoint import checkpoint_path, course_figures, load_checkpoint, load_course_model
-from gpt_course.pretrain import COURSE_RECIPE
+from gpt_course.pretrain import COURSE_RECIPE, state_path
 
 
 def test_shipped_checkpoint_loads_and_matches_its_validation_figure():
@@ -50,11 +50,12 @@ def test_cli_overrides_need_an_output_path_and_valid_fields(capsys):
 def test_cli_trains_an_overridden_recipe(tmp_path, monkeypatch, capsys):
     seen = {}
     monkeypatch.setattr(pretrain_module, "pretrain",
-                        lambda recipe, out, evaluate_test: seen.update(recipe=recipe, out=out) or (None, None, {}))
+                        lambda recipe, out, evaluate_test, resume: seen.update(recipe=recipe, out=out, resume=resume)
+                        or (None, None, {}))
     pretrain_module.main(["--set", "optimizer=muon", "dropout=0.1", "--steps", "7", "--out", str(tmp_path / "m")])
     assert seen["recipe"] == replace(COURSE_RECIPE, model=replace(COURSE_RECIPE.model, dropout=0.1),
                                      train=replace(COURSE_RECIPE.train, optimizer="muon", max_steps=7, eval_interval=1))
-    assert seen["out"] == str(tmp_path / "m")
+    assert seen["out"] == str(tmp_path / "m") and seen["resume"] is False
 
 
 def test_course_recipe_is_the_recipe_the_shipped_checkpoint_was_trained_with():
@@ -64,8 +65,36 @@ def test_course_recipe_is_the_recipe_the_shipped_checkpoint_was_trained_with():
     now = {**asdict(COURSE_RECIPE.model), **asdict(COURSE_RECIPE.train)}
     assert recorded and all(now[key] == value for key, value in recorded.items()), (recorded, now)
     shipped = load_checkpoint(checkpoint_path())
-    assert shipped.step == COURSE_RECIPE.train.max_steps
-    assert shipped.history.val_steps == list(range(80, 801, 80))  # validation every tenth of the run
+    t = COURSE_RECIPE.train
+    assert shipped.step == t.max_steps
+    assert shipped.history.val_steps == list(range(t.eval_interval, t.max_steps + 1, t.eval_interval))
+
+
+def test_state_lives_next_to_the_checkpoint():
+    assert state_path("a/b.safetensors").as_posix() == "a/b.state.safetensors"
+
+
+def test_a_stopped_run_resumes_to_the_same_model(tmp_path, monkeypatch):
+    tiny = replace(COURSE_RECIPE, model=replace(COURSE_RECIPE.model, vocab_size=300, n_layer=1, n_head=2, n_embd=32,
+                                                block_size=32),
+                   train=replace(COURSE_RECIPE.train, max_steps=20, warmup_steps=2, batch_size=4, eval_interval=5))
+    monkeypatch.setattr(pretrain_module, "load_wikitext2", lambda split: load_wikitext2(split)[:20_000])
+    whole, _, _ = pretrain_module.pretrain(tiny, tmp_path / "whole.safetensors", evaluate_test=False, progress=False)
+
+    class StopAt:
+        def on_step(self, trainer):
+            if trainer.step == 13:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "stopped.safetensors"
+    with pytest.raises(KeyboardInterrupt, match="resume"):
+        pretrain_module.pretrain(tiny, out, evaluate_test=False, progress=False, callbacks=[StopAt()])
+    assert state_path(out).exists() and not out.exists()
+    resumed, _, _ = pretrain_module.pretrain(tiny, out, evaluate_test=False, progress=False, resume=True)
+    assert all(torch.equal(p, q) for p, q in zip(whole.parameters(), resumed.parameters()))
+    assert out.exists() and not state_path(out).exists()  # the state is removed once the checkpoint is written
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        pretrain_module.pretrain(tiny, tmp_path / "never.safetensors", resume=True)
 
 
 def test_running_the_module_gives_no_runtime_warning():
@@ -75,3 +104,8 @@ def test_running_the_module_gives_no_runtime_warning():
     assert run.returncode == 0, run.stderr
     assert "usage:" in run.stdout
     assert "RuntimeWarning" not in run.stderr, run.stderr
+
+
+def test_durations_read_as_a_person_plans():
+    assert [pretrain_module.duration(s) for s in (40, 200, 3000, 7200)] == [
+        "40 seconds", "3 minutes", "50 minutes", "2.0 hours"]
