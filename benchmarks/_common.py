@@ -24,9 +24,9 @@ def machine() -> dict:
     }
 
 
-def gemm_peak_flops(n: int = 1024, repeats: int = 10) -> float:
-    """fp32 matrix-multiply FLOP/s measured now, in this process (the 'peak' for model FLOP utilisation)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_peak_flops(n: int = 1024, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    """Matrix-multiply FLOP/s at `dtype` measured now, in this process (the 'peak' for model FLOP utilisation)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     for _ in range(3):
         a @ b
     times = []

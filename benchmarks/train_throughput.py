@@ -1,5 +1,9 @@
 """Training throughput: one step (forward + backward + AdamW) of gpt_course.GPT vs transformers'
-GPT2LMHeadModel with the identical config, batch and data, runs alternating, median of the timed steps.
+GPT2LMHeadModel with the identical config, batch and data, runs alternating, median of the timed steps; in
+float32 and in bfloat16 (`torch.autocast`, the way `Trainer` trains when `utils.choose_precision` picks it),
+each against the other library at the same precision and as a fraction of the GEMM peak measured now at that
+precision. The course model's own shape (4x192) is one of the sizes: precision is a lever only if it pays
+on the model that trains. The full mode adds `torch.compile` on the course shape where a compiler is present.
 
     python benchmarks/train_throughput.py [--quick] [--save]
 """
@@ -17,23 +21,27 @@ from _common import emit, gemm_peak_flops, median  # noqa: E402
 
 from gpt_course import GPT, GPTConfig  # noqa: E402
 from gpt_course.hub import to_hf  # noqa: E402
+from gpt_course.utils import cpu_has_bf16_units  # noqa: E402
 
 SIZES = {  # name: (n_layer, n_embd, n_head, block_size, vocab, batch)
     "0.8M": (4, 128, 4, 64, 256, 12),
+    "course 2.2M": (4, 192, 6, 96, 2048, 32),
     "12M": (6, 384, 6, 256, 4096, 8),
 }
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-def step_time(model, forward, x, y, optimizer) -> float:
+def step_time(model, forward, x, y, optimizer, dtype=torch.float32) -> float:
     t0 = time.perf_counter()
-    loss = forward(model, x, y)
+    with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+        loss = forward(model, x, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return time.perf_counter() - t0
 
 
-def measure(size: str, steps: int, warmup: int) -> dict:
+def measure(size: str, steps: int, warmup: int, dtype: torch.dtype = torch.float32, compiled: bool = False) -> dict:
     n_layer, n_embd, n_head, block, vocab, batch = SIZES[size]
     torch.manual_seed(0)
     ours = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=n_layer, n_head=n_head, n_embd=n_embd))
@@ -43,20 +51,23 @@ def measure(size: str, steps: int, warmup: int) -> dict:
     opt_theirs = torch.optim.AdamW(theirs.parameters(), lr=1e-4)
     fwd_ours = lambda m, x, y: m(x, y)[1]  # noqa: E731
     fwd_theirs = lambda m, x, y: m(input_ids=x, labels=x).loss  # noqa: E731  (HF shifts labels itself)
+    if compiled:
+        ours_compiled = torch.compile(ours)
+        fwd_ours = lambda m, x, y: ours_compiled(x, y)[1]  # noqa: E731
     gen = torch.Generator().manual_seed(0)
     t_ours, t_theirs = [], []
     for i in range(warmup + steps):
         x = torch.randint(0, vocab, (batch, block), generator=gen)
         y = torch.roll(x, -1, dims=1)
-        a = step_time(ours, fwd_ours, x, y, opt_ours)
-        b = step_time(theirs, fwd_theirs, x, y, opt_theirs)
+        a = step_time(ours, fwd_ours, x, y, opt_ours, dtype)
+        b = step_time(theirs, fwd_theirs, x, y, opt_theirs, dtype)
         if i >= warmup:
             t_ours.append(a)
             t_theirs.append(b)
     tokens = batch * block
     n_params = ours.num_parameters()
     ours_tps, theirs_tps = tokens / median(t_ours), tokens / median(t_theirs)
-    peak = gemm_peak_flops()
+    peak = gemm_peak_flops(dtype=dtype)
     return {
         "parameters": n_params,
         "config": dict(n_layer=n_layer, n_embd=n_embd, n_head=n_head, block_size=block, vocab=vocab, batch=batch),
@@ -76,8 +87,17 @@ def main() -> None:
     args = parser.parse_args()
     sizes = ["0.8M"] if args.quick else list(SIZES)
     steps, warmup = (5, 2) if args.quick else (12, 3)
-    results = {size: measure(size, steps, warmup) for size in sizes}
-    emit("train_throughput", {"mode": "quick" if args.quick else "full", "sizes": results}, args.save)
+    results = {name: {size: measure(size, steps, warmup, dtype) for size in sizes} for name, dtype in DTYPES.items()}
+    extra = {}
+    if not args.quick:
+        try:
+            extra["compiled_course_float32"] = measure("course 2.2M", steps, warmup + 3, compiled=True)
+        except Exception as err:  # no C++ compiler, or an unsupported platform: say so
+            extra["compiled_course_float32"] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+    emit("train_throughput", {"mode": "quick" if args.quick else "full",
+                              "bf16_matrix_units": cpu_has_bf16_units(),
+                              "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                              "precision": results, **extra}, args.save)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ def run(script: str) -> dict:
 @pytest.mark.slow
 def test_train_throughput_quick():
     r = run("train_throughput.py")
-    size = r["sizes"]["0.8M"]
+    assert set(r["precision"]) == {"float32", "bfloat16"}  # both precisions, each against transformers
+    assert r["precision"]["bfloat16"]["0.8M"]["gemm_peak_gflops"] > 0
+    size = r["precision"]["float32"]["0.8M"]
     ours, theirs = size["gpt_course_tokens_per_s"], size["transformers_tokens_per_s"]
     assert ours > 0 and theirs > 0
     assert size["ratio"] == pytest.approx(ours / theirs, rel=0.01)  # the ratio is of the speeds it reports
@@ -62,6 +64,16 @@ def test_quality_per_minute_quick():
         assert run_["steps"] <= run_["steps_in_budget"]
         if run_["recipe"] == "course":
             assert run_["steps"] <= r["course_recipe"]["train"]["max_steps"]
+
+
+@pytest.mark.slow
+def test_threads_under_load_quick():
+    r = run("threads_under_load.py")
+    cores = r["cores"]
+    settings = {(x["threads"], x["competing_process"], x["omp_wait_policy"]) for x in r["runs"]}
+    assert settings == {(t, b, p) for t in {1, cores} for b in (False, True) for p in ("default", "PASSIVE")}
+    assert all(x["train_step_ms"] > 0 and x["generation_s"] > 0 for x in r["runs"])
+    assert len(r["slowdown_beside_busy_process"]) == 2 * len({1, cores})
 
 
 @pytest.mark.slow
