@@ -1,5 +1,6 @@
 """Threads under load: one training step and one generation loop of the course model's shape, with torch's
-threads at 1 and at every core, each on an idle machine and beside one busy competing process (a pure-Python
+threads at 1 and at every core (generation also as `gc.generate` runs it, on one thread), each on an idle machine
+and beside one busy competing process (a pure-Python
 loop that keeps one core busy, as a second kernel or a busy browser tab does), and with OpenMP's default and
 passive wait policies. Every configuration runs in a fresh subprocess (OpenMP reads its settings once, at
 start-up); the figures are medians, and the comparisons are ratios between configurations measured in the same
@@ -44,25 +45,42 @@ for i in range(steps + 2):
 train_ms = 1000 * statistics.median(times[2:])
 model.eval()
 prompt = torch.randint(0, 2048, (1, 8))
-gen = []
-for i in range(3):
-    t0 = time.perf_counter()
-    generate(model, prompt, max_new_tokens=new_tokens, temperature=0)
-    gen.append(time.perf_counter() - t0)
+
+
+def time_generation():
+    times = []
+    for i in range(3):
+        t0 = time.perf_counter()
+        generate(model, prompt, max_new_tokens=new_tokens, temperature=0)
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3)
+
+
+course = time_generation()  # as the course runs it: gc.generate switches to one thread on a CPU
+import contextlib, gpt_course.generate as G
+G.torch_threads = lambda n: contextlib.nullcontext(n)
+raw = time_generation()  # the same loop on the process's threads
 print(json.dumps({"threads": torch.get_num_threads(), "train_step_ms": round(train_ms, 1),
-                  "generation_s": round(statistics.median(gen), 3)}))
+                  "generation_s": raw, "generation_course_s": course}))
 """
 
 
-def measure(threads: int, busy: bool, wait_policy: str | None, steps: int, new_tokens: int) -> dict:
+COMPETITORS = {  # what shares the cores: a busy pure-Python loop, or a second torch process on all its threads
+    "python loop": "while True: pass",
+    "torch matmuls": "import torch\na = torch.randn(384, 384)\nwhile True: a @ a",
+}
+
+
+def measure(threads: int, busy: str | None, wait_policy: str | None, steps: int, new_tokens: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     env.pop("OMP_WAIT_POLICY", None)
     if wait_policy:
         env["OMP_WAIT_POLICY"] = wait_policy
-    competitor = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    competitor = subprocess.Popen([sys.executable, "-c", COMPETITORS[busy]], env={**os.environ, "PYTHONPATH": ""}) \
+        if busy else None
     try:
         if competitor:
-            time.sleep(0.5)
+            time.sleep(2.0)  # let it start (importing torch takes a moment)
         out = subprocess.run([sys.executable, "-c", PROBE, str(steps), str(new_tokens)], env=env, check=True,
                              capture_output=True, text=True, timeout=1800)
     finally:
@@ -81,13 +99,14 @@ def main(argv=None) -> None:
     cores = os.cpu_count() or 1
     settings = sorted({1, cores})
     runs = []
+    busy_kinds = [None, *COMPETITORS]
     for wait_policy in (None, "PASSIVE"):
         for threads in settings:
-            for busy in (False, True):
+            for busy in busy_kinds:
                 r = measure(threads, busy, wait_policy, steps, new_tokens)
-                runs.append({"threads": threads, "competing_process": busy,
-                             "omp_wait_policy": wait_policy or "default", **{k: r[k] for k in
-                                                                              ("train_step_ms", "generation_s")}})
+                runs.append({"threads": threads, "competing_process": busy or "none",
+                             "omp_wait_policy": wait_policy or "default",
+                             **{k: r[k] for k in ("train_step_ms", "generation_s", "generation_course_s")}})
 
     def get(threads, busy, policy="default"):
         return next(r for r in runs if r["threads"] == threads and r["competing_process"] == busy
@@ -95,17 +114,18 @@ def main(argv=None) -> None:
 
     summary = {}
     for policy in ("default", "PASSIVE"):
-        for busy in (False, True):
+        for busy in ("none", *COMPETITORS):
             one, many = get(1, busy, policy), get(cores, busy, policy)
-            key = f"{policy}, {'beside a busy process' if busy else 'idle'}"
-            summary[key] = {
+            summary[f"{policy}, beside: {busy}"] = {
                 f"train_step_{cores}_threads_speedup_over_1": round(one["train_step_ms"] / many["train_step_ms"], 2),
                 f"generation_{cores}_threads_speedup_over_1": round(one["generation_s"] / many["generation_s"], 2),
             }
-    slowdown = {f"{t} thread(s), {p}": {
-        "train_step": round(get(t, True, p)["train_step_ms"] / get(t, False, p)["train_step_ms"], 2),
-        "generation": round(get(t, True, p)["generation_s"] / get(t, False, p)["generation_s"], 2)}
-        for p in ("default", "PASSIVE") for t in settings}
+    slowdown = {f"{t} thread(s), {p}, beside: {b}": {
+        "train_step": round(get(t, b, p)["train_step_ms"] / get(t, "none", p)["train_step_ms"], 2),
+        "generation": round(get(t, b, p)["generation_s"] / get(t, "none", p)["generation_s"], 2),
+        "generation_as_the_course_runs_it": round(get(t, b, p)["generation_course_s"]
+                                                  / get(t, "none", p)["generation_course_s"], 2)}
+        for p in ("default", "PASSIVE") for t in settings for b in COMPETITORS}
     emit("threads_under_load", {
         "mode": "quick" if args.quick else "full", "cores": cores,
         "workload": {"model": "4 layers x 192, vocab 2048, block 96", "train_batch": 32,
