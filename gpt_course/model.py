@@ -181,6 +181,8 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {past + idx.shape[1]} tokens is longer than block_size="
                              f"{self.config.block_size}: crop it to the last {self.config.block_size} tokens "
                              f"(idx[:, -block_size:])")
+        if torch.compiler.is_compiling():  # reading values back would split the compiled graph: checked eagerly only
+            return
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= self.config.vocab_size:
             raise ValueError(f"token id {lo if lo < 0 else hi} is outside the vocabulary [0, {self.config.vocab_size}):"
