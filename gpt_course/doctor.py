@@ -96,12 +96,12 @@ def check_browser() -> Check:
                  "(apt-get install chromium)", required=False)
 
 
-def time_training_step(model: torch.nn.Module, steps: int = 3, batch_size: int = 32) -> float:
-    """Seconds per AdamW training step of a model with `model`'s config on random tokens, after one warm-up step
-    (a fresh model is trained, so `model` is left as it is)."""
+def time_training_step(config, steps: int = 3, batch_size: int = 32) -> float:
+    """Seconds per AdamW training step of a fresh model of `config` (a GPTConfig) on random tokens, after one
+    warm-up step (the fastest of `steps`)."""
     from .model import GPT
 
-    model = GPT(model.config).train()
+    model = GPT(config).train()
     c = model.config
     g = torch.Generator().manual_seed(0)
     x = torch.randint(c.vocab_size, (batch_size, c.block_size), generator=g)
@@ -130,7 +130,7 @@ def run(measure: bool = True) -> dict:
     if measure and model is not None:
         load = report["machine"]["load_average"]
         busy = bool(load) and load[0] > 0.5 * (os.cpu_count() or 1)
-        step = time_training_step(model)
+        step = time_training_step(model.config)
         report["step_seconds"] = round(step, 4)
         report["notebook_10_training_minutes"] = round(step * NOTEBOOK_10_STEPS / 60, 1)
         checks.append(Check("speed", True, f"{step * 1000:.0f} ms per training step of the course model: about "

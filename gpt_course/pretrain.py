@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from .data import get_batch, load_wikitext2
+from .data import load_wikitext2
 from .model import GPT, GPTConfig
 from .tokenizers import BPETokenizer, Tokenizer
 from .train import Recipe, TrainConfig, Trainer
@@ -39,23 +39,12 @@ def state_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.stem + ".state" + out.suffix)
 
 
-def estimate_seconds(recipe: Recipe, probe_steps: int = 4) -> float:
+def estimate_seconds(recipe: Recipe) -> float:
     """Seconds the recipe's training will take here, from timed steps of a throwaway model of its shape
     (run before seeding, so it changes nothing in the run itself)."""
-    model = GPT(recipe.model).to(default_device())
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    data = torch.randint(0, recipe.model.vocab_size, (10 * recipe.model.block_size,))
-    gen, times = torch.Generator().manual_seed(0), []
-    for _ in range(probe_steps + 1):
-        x, y = get_batch(data, recipe.model.block_size, recipe.train.batch_size, gen,
-                         next(model.parameters()).device)
-        t0 = time.perf_counter()
-        loss = model(x, y)[1]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    step = sorted(times[1:])[len(times[1:]) // 2]
+    from .doctor import time_training_step
+
+    step = time_training_step(recipe.model, batch_size=recipe.train.batch_size)
     return step * recipe.train.max_steps * 1.05  # validation adds about 5 %
 
 

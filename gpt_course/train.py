@@ -229,7 +229,7 @@ class Trainer:
         next_token = self.loss_fn == self.next_token_loss
         h.interrupted = False
         self.threads, self.threads_reason = training_threads() if self.device.type == "cpu" else (None, "not a CPU")
-        busy = self.threads is not None and "busy" in self.threads_reason  # said beside the bar, live only
+        busy = self.threads is not None and self.threads < torch.get_num_threads()  # said beside the bar, live only
         bar = progress(total=end, initial=self.step, desc=self.desc, disable=not c.progress, dynamic_ncols=True)
         start = time.perf_counter() - h.elapsed
         threads = torch_threads(self.threads) if self.threads is not None else contextlib.nullcontext()
