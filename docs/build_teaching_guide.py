@@ -310,6 +310,11 @@ def build() -> str:
         f"({machine.get('cpu', '?')}, torch {machine.get('torch', '?')}): *learner* is the real notebook, *test* is "
         "`GPT_COURSE_FAST=1` (small steps and sizes, for a quick dry run before class). A classroom laptop may be "
         "slower: the doctor's step time tells you by how much.",
+        "* **Slides.** Every notebook is also a slideshow: open it in JupyterLab, run it (or the cells you will "
+        "show), and press the deck button at the right end of the notebook's toolbar (`jupyterlab-slideshow`, "
+        "installed with the course). Space and Shift+Space move; each `##` section opens a slide, each explanation "
+        "with the cells that show it a sub-slide; the widgets stay live on the slides, and the folded solutions are "
+        "left out. After editing a notebook, `python -m gpt_course.classroom slides` updates its slide metadata.",
         "* **Solutions.** The course notebooks contain folded solutions. For students, build the student edition "
         "without them (see the README), and grade a returned notebook with the grader.",
         "",

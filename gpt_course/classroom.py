@@ -3,11 +3,19 @@
     python -m gpt_course.classroom student [--out student]       # notebooks without the folded solutions
     python -m gpt_course.classroom grade student/04_*.ipynb      # run a student's notebook, report each exercise
     python -m gpt_course.classroom grade --json work/*.ipynb     # the same as JSON, for a grade book
+    python -m gpt_course.classroom slides [--check]              # (re)write the slide metadata of the notebooks
 
 The student edition keeps every notebook's prose, code and outputs, removes each folded solution, and leaves
 the exercise cells as scaffolds (`raise NotImplementedError` and a `check(...)` line) with empty outputs and
 nbgrader metadata (`grade_id` = the exercise's name), so nbgrader can collect them too. The grader executes
 a notebook in a fresh kernel (a cell that fails does not stop it) and reads each `check(...)` verdict.
+
+Every notebook carries slide metadata, so that JupyterLab presents it as a slideshow with `jupyterlab-slideshow`
+(installed with the course: the deck button at the right of the notebook's toolbar; Space and Shift+Space move,
+the widgets stay live): each `#`/`##` heading opens a slide, each `###` heading and each explanation that follows
+a code cell opens a sub-slide (one idea and the cells that show it), and the folded solutions are left out.
+RISE reads the same metadata, but jupyterlab-rise 0.43 does not draw ipywidgets 8 (its slides show the widgets'
+still pictures). `slides --check` fails when a notebook's metadata no longer follows these rules.
 """
 from __future__ import annotations
 
@@ -78,6 +86,40 @@ def solved_edition(nb):
     return nb
 
 
+def slide_types(nb) -> list[str]:
+    """The RISE slide type of each cell: "slide" at a #/## heading, "subslide" at a ### heading or at prose
+    after code, "skip" for a folded solution, "-" (the same slide) otherwise."""
+    types, previous = [], None
+    for i, cell in enumerate(nb.cells):
+        first = cell.source.lstrip().split("\n", 1)[0] if cell.cell_type == "markdown" else ""
+        if is_solution(cell):
+            kind = "skip"
+        elif i == 0 or first.startswith(("# ", "## ")):
+            kind = "slide"
+        elif first.startswith("### ") or (cell.cell_type == "markdown" and previous == "code"):
+            kind = "subslide"
+        else:
+            kind = "-"
+        types.append(kind)
+        if kind != "skip":
+            previous = cell.cell_type
+    return types
+
+
+def slides_outdated(nb) -> list[str]:
+    """What differs between the notebook's slide metadata and `slide_types` (empty when it is up to date)."""
+    return [f"cell {i} ({cell.get('id', '?')}): {cell.metadata.get('slideshow', {}).get('slide_type')!r} "
+             f"should be {kind!r}" for i, (cell, kind) in enumerate(zip(nb.cells, slide_types(nb)))
+             if cell.metadata.get("slideshow", {}).get("slide_type") != kind]
+
+
+def with_slides(nb):
+    """`nb` with its slide metadata set (in place; returned for convenience)."""
+    for cell, kind in zip(nb.cells, slide_types(nb)):
+        cell.metadata["slideshow"] = {"slide_type": kind}
+    return nb
+
+
 def write_edition(make, out: Path, sources: list[Path]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -144,7 +186,25 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("status", choices=["correct", "not attempted"])
     c.add_argument("log", type=Path)
     c.add_argument("notebooks", nargs="+", type=Path)
+    sl = sub.add_parser("slides", help="write every notebook's slide metadata (in place)")
+    sl.add_argument("--check", action="store_true", help="only report notebooks whose metadata is out of date")
+    sl.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
+
+    if args.command == "slides":
+        stale = 0
+        for path in args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            wrong = slides_outdated(nb)
+            if wrong and args.check:
+                stale += 1
+                print(f"{path.name}: " + "; ".join(wrong[:3]) + (f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else ""))
+            elif wrong:
+                nbformat.write(with_slides(nb), path)
+                print(f"{path.name}: slide metadata written", file=sys.stderr)
+        if stale:
+            print("run `python -m gpt_course.classroom slides` to update them")
+        return 1 if stale else 0
 
     if args.command in ("student", "solved"):
         sources = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))

@@ -243,3 +243,71 @@ def _drive(page, playwright, base, token, shots):
     assert samp.locator(".gc-sample").count() == 2
     assert page.locator(".gc-error:visible").count() == 0
     return after_slider, after_dropdown, first, samp_first, samp_after
+
+
+
+def _write_slides(path: Path) -> None:
+    """A two-slide notebook: a title, then the attention explorer (slide metadata as in the course's notebooks)."""
+    cells = [{"cell_type": "markdown", "id": "title", "metadata": {"slideshow": {"slide_type": "slide"}},
+              "source": "# Attention, on a slide"},
+             {"cell_type": "code", "id": "widget", "metadata": {"slideshow": {"slide_type": "slide"}},
+              "execution_count": None, "outputs": [], "source": NOTEBOOK_CELLS[0] + "\n" + NOTEBOOK_CELLS[1]}]
+    nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+def test_a_notebook_as_slides_with_a_live_widget(tmp_path, request):
+    """jupyterlab-slideshow presents the notebook as slides inside JupyterLab; on the second slide the widget is
+    live: its head slider changes the picture."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is missing")
+    pytest.importorskip("jupyterlab_slideshow", reason="jupyterlab-slideshow is missing (pip install -e '.[test]')")
+    base, token, root = request.getfixturevalue("lab")
+    _write_slides(root / "slides.ipynb")
+    external: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.route(re.compile(r"^(?!(https?|wss?)://127\.0\.0\.1[:/])[a-z]+://"),
+                      lambda route: (external.append(route.request.url), route.abort()))
+        page = context.new_page()
+        page.set_default_timeout(45_000)
+        playwright.expect.set_options(timeout=45_000)
+        try:
+            page.goto(f"{base}/lab/tree/slides.ipynb?token={token}")
+            page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\(ipykernel\) \| Idle")).wait_for()
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            att = page.locator(".gc-attention")
+            playwright.expect(att.locator(".gc-readout")).to_contain_text("layer 0 · head 0")
+            page.locator(".jp-NotebookPanel-toolbar [data-command='deck:toggle']").click()
+            playwright.expect(page.locator("body")).to_have_attribute("data-jp-deck-mode", "presenting")
+            title = page.locator(".jp-MarkdownCell", has_text="Attention, on a slide")
+            playwright.expect(att).to_be_visible()  # the deck opens on the active cell: the widget's slide
+            playwright.expect(title).not_to_be_visible()
+            page.keyboard.press("Shift+Space")      # back to the title slide
+            playwright.expect(title).to_be_visible()
+            playwright.expect(att).not_to_be_visible()
+            page.screenshot(path=str(tmp_path / "slide-1.png"))
+            page.keyboard.press("Space")            # forward to the widget
+            playwright.expect(att).to_be_visible()
+            playwright.expect(title).not_to_be_visible()
+            before = att.locator(".gc-plot img").get_attribute("src")
+            handle = att.locator(".gc-head .noUi-handle")
+            handle.focus()
+            handle.press("ArrowRight")
+            playwright.expect(att.locator(".gc-readout")).to_contain_text("layer 0 · head 1")
+            page.wait_for_function("old => { const i = document.querySelector('.gc-attention .gc-plot img');"
+                                   " return i && i.getAttribute('src') !== old; }", arg=before)
+            page.screenshot(path=str(tmp_path / "slide-2.png"))
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
+            browser.close()
+    assert external == [], f"requests left 127.0.0.1: {external}"

@@ -104,3 +104,26 @@ def test_teaching_guide_covers_every_notebook_and_exercise():
     assert names == set(guide.DIFFICULTY), "give every exercise a difficulty in docs/build_teaching_guide.py"
     assert {p.name[:2] for p in COURSE} == set(guide.NOTES) == {nn for _, _, nbs, _ in guide.LESSONS for nn in nbs}
     assert all(sum(m for m, _ in plan) == 90 for _, _, _, plan in guide.LESSONS)
+
+
+def test_slide_types_follow_the_headings_and_leave_solutions_out():
+    md = nbformat.v4.new_markdown_cell
+    code = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        md("# 04 · Title"), code("setup()"), md("## 4.1 A section"), md("more prose"), code("show()"),
+        md("An explanation after code"), code('check("04.x", answer)'),
+        md(classroom.SOLUTION_START + "\n\n```python\nanswer = 1\n```\n</details>"),
+        md("Prose after the solution"), md("### A subsection"), code("x")])
+    assert classroom.slide_types(nb) == ["slide", "-", "slide", "-", "-", "subslide", "-", "skip", "subslide",
+                                         "subslide", "-"]
+    assert classroom.slides_outdated(nb)  # no metadata yet
+    assert classroom.slides_outdated(classroom.with_slides(nb)) == []
+
+
+@pytest.mark.parametrize("path", COURSE, ids=lambda p: p.name[:2])
+def test_every_notebook_has_up_to_date_slide_metadata(path):
+    """`python -m gpt_course.classroom slides` writes it; a cell added or moved without it fails here."""
+    nb = nbformat.read(path, as_version=4)
+    assert classroom.slides_outdated(nb) == [], "run `python -m gpt_course.classroom slides`"
+    types = classroom.slide_types(nb)
+    assert types[0] == "slide" and types.count("slide") >= 3
