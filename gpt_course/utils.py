@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, TypeVar
 
 import numpy as np
@@ -228,3 +230,34 @@ def _notebook_progress_class():  # built on first use: tqdm.notebook needs ipywi
                                 raw=True)
 
     return NotebookProgress
+
+
+RUN_TIMES = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "notebooks.json"
+
+
+def measured_run_time(notebook: str, results: str | os.PathLike | None = None) -> str:
+    """One line for the top of a notebook: how long it took when the course's suite last ran it
+    (`python benchmarks/notebooks.py --save`), as written and in test mode, on which machine.
+
+    `notebook` is its name without `.ipynb` ("10_pretraining"). Without the results file (a package installed
+    outside a checkout) or without a measurement of that notebook, the line says so instead of guessing."""
+    path = Path(results) if results is not None else RUN_TIMES
+    try:
+        suite = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"Run time: not measured here ({path} is missing or unreadable)."
+    entry = suite.get("notebooks", {}).get(notebook)
+    if entry is None:
+        known = ", ".join(sorted(suite.get("notebooks", {}))[:3])
+        raise ValueError(f"no measured run time for {notebook!r} in {path}: use the notebook's file name without "
+                         f".ipynb, like {known}")
+
+    def span(seconds: float) -> str:
+        return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.1f} minutes"
+
+    machine = suite.get("machine", {})
+    parts = [f"{span(entry[mode]['seconds'])} {label}" for mode, label in
+             (("learner", "as written"), ("test", "in test mode (GPT_COURSE_FAST=1)")) if mode in entry]
+    where = ", ".join(str(v) for v in (f"{machine.get('cores', '?')} CPU cores",
+                                        machine.get("cpu_name") or machine.get("cpu"), machine.get("cpu_capability")) if v)
+    return f"Run time, measured by the course's suite ({where}): " + ", ".join(parts) + "."
