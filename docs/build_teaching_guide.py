@@ -299,13 +299,13 @@ def build() -> str:
         "(SHA-256), the course checkpoint, and measures one training step with an estimate for notebook 10. "
         "Exit status 0 means ready; `--json` gives a report a script can collect.",
         "* **A classroom without internet.** Once, on a machine with internet, in a virtual environment where the "
-        "course works (README, first command): `pip freeze --exclude-editable > wheels.txt && pip download -d wheels "
-        "-r wheels.txt setuptools`. Copy the repository (it holds the data and the trained checkpoint), `wheels.txt` "
-        "and `wheels/` to each classroom machine (same operating system and Python version), then: "
-        "`python3 -m venv .venv && . .venv/bin/activate && pip install --no-index --find-links wheels -r wheels.txt "
-        "setuptools && pip install --no-index --no-build-isolation --no-deps -e .` and `python -m gpt_course.doctor`. "
-        "Nothing in the notebooks needs the network; only notebook 18's optional GPT-2 weights do, and it says so "
-        "and goes on without them.",
+        "course works (README, first command): `python -m gpt_course.classroom offline-kit --out kit` downloads "
+        "every wheel the environment holds into `kit/wheels/` (PyTorch's CPU build when that is what is installed) "
+        "and writes `kit/INSTALL.md`. Copy the repository (it holds the data and the trained checkpoint) and `kit/` "
+        "to each classroom machine (same operating system and Python version) and run the four commands of "
+        "`kit/INSTALL.md`: a virtual environment, `pip install --no-index --find-links kit/wheels ...`, the course "
+        "itself, and `python -m gpt_course.doctor` (exit status 0: ready). Nothing in the notebooks needs the "
+        "network; only notebook 18's optional GPT-2 weights do, and it says so and goes on without them.",
         "* **Run times** below were measured on two CPU cores "
         f"({machine.get('cpu', '?')}, torch {machine.get('torch', '?')}): *learner* is the real notebook, *test* is "
         "`GPT_COURSE_FAST=1` (small steps and sizes, for a quick dry run before class). A classroom laptop may be "

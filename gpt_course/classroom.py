@@ -4,6 +4,7 @@
     python -m gpt_course.classroom grade student/04_*.ipynb      # run a student's notebook, report each exercise
     python -m gpt_course.classroom grade --json work/*.ipynb     # the same as JSON, for a grade book
     python -m gpt_course.classroom slides [--check]              # (re)write the slide metadata of the notebooks
+    python -m gpt_course.classroom offline-kit --out kit         # wheels for a classroom without internet
 
 The student edition keeps every notebook's prose, code and outputs, removes each folded solution, and leaves
 the exercise cells as scaffolds (`raise NotImplementedError` and a `check(...)` line) with empty outputs and
@@ -120,6 +121,66 @@ def with_slides(nb):
     return nb
 
 
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def kit_requirements(freeze: list[str]) -> tuple[list[str], list[str]]:
+    """From `pip freeze` lines, the requirements of an offline kit and the extra index pip needs to download them.
+
+    The course's own (editable) install is left out: the repository is copied as it is. A local version like
+    `torch==2.13.0+cpu` exists only on PyTorch's CPU index, which is then added (CPU wheels are also far smaller
+    than the default CUDA build a classroom laptop cannot use)."""
+    reqs, extra = [], []
+    for line in freeze:
+        line = line.strip()
+        if not line or line.startswith(("#", "-e ", "--")) or " @ file:" in line:
+            continue
+        if re.match(r"(?i)gpt[-_]course\b", line):
+            continue
+        reqs.append(line)
+        if re.match(r"(?i)torch[a-z]*==[^+]+\+cpu$", line) and TORCH_CPU_INDEX not in extra:
+            extra.append(TORCH_CPU_INDEX)
+    return reqs, extra
+
+
+def offline_kit(out: Path, download: bool = True, cpu_index: bool = True) -> Path:
+    """Write `out/requirements.txt`, download every wheel into `out/wheels/`, and write `out/INSTALL.md`: what a
+    classroom machine without internet runs, next to a copy of the repository. Returns the INSTALL.md path."""
+    import subprocess
+
+    freeze = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    reqs, extra = kit_requirements(freeze)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "requirements.txt").write_text("\n".join(reqs) + "\n", encoding="utf-8")
+    if download:
+        # `pip wheel`, not `pip download`: a package published only as source (rouge-score) is built into a
+        # wheel here, so that the classroom machines install without building anything
+        cmd = [sys.executable, "-m", "pip", "wheel", "--wheel-dir", str(out / "wheels"),
+               "-r", str(out / "requirements.txt"), "setuptools", "wheel"]
+        for url in extra if cpu_index else []:
+            cmd += ["--extra-index-url", url]
+        subprocess.run(cmd, check=True)
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    install = out / "INSTALL.md"
+    install.write_text(f"""# Installing the course without internet
+
+Made with Python {py} on {sys.platform}: use classroom machines with the same operating system and Python
+version. Copy this folder and the course repository to each machine, then, inside the repository:
+
+```bash
+python3 -m venv .venv && . .venv/bin/activate
+pip install --no-index --find-links {out.resolve()}/wheels -r {out.resolve()}/requirements.txt setuptools wheel
+pip install --no-index --no-build-isolation --no-deps -e .
+python -m gpt_course.doctor
+```
+
+(Where the folder lands elsewhere, change the two paths.) The doctor's exit status is 0 when the machine is
+ready: packages, data verified by SHA-256, the course checkpoint, and a measured training step.
+""", encoding="utf-8")
+    return install
+
+
 def write_edition(make, out: Path, sources: list[Path]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -189,8 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     sl = sub.add_parser("slides", help="write every notebook's slide metadata (in place)")
     sl.add_argument("--check", action="store_true", help="only report notebooks whose metadata is out of date")
     sl.add_argument("notebooks", nargs="*", type=Path)
+    k = sub.add_parser("offline-kit", help="download the wheels a classroom without internet installs from")
+    k.add_argument("--out", type=Path, default=Path("offline-kit"))
+    k.add_argument("--no-cpu-index", action="store_true",
+                   help=f"do not add {TORCH_CPU_INDEX} (your pip already finds the CPU build, e.g. a local mirror)")
     args = parser.parse_args(argv)
 
+    if args.command == "offline-kit":
+        install = offline_kit(args.out, cpu_index=not args.no_cpu_index)
+        print(f"wrote {args.out}/ (wheels and requirements); copy it with the repository, then follow {install}")
+        return 0
     if args.command == "slides":
         stale = 0
         for path in args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):

@@ -127,3 +127,20 @@ def test_every_notebook_has_up_to_date_slide_metadata(path):
     assert classroom.slides_outdated(nb) == [], "run `python -m gpt_course.classroom slides`"
     types = classroom.slide_types(nb)
     assert types[0] == "slide" and types.count("slide") >= 3
+
+
+def test_offline_kit_requirements_leave_the_course_out_and_find_the_cpu_torch():
+    reqs, extra = classroom.kit_requirements([
+        "numpy==2.1.0", "torch==2.13.0+cpu", "-e git+https://example.org/gpt-course#egg=gpt_course",
+        "gpt-course==0.1.0", "# a comment", "local @ file:///tmp/local", ""])
+    assert reqs == ["numpy==2.1.0", "torch==2.13.0+cpu"]
+    assert extra == [classroom.TORCH_CPU_INDEX]
+    assert classroom.kit_requirements(["torch==2.13.0", "tqdm==4.67.1"]) == (["torch==2.13.0", "tqdm==4.67.1"], [])
+
+
+def test_offline_kit_writes_the_requirements_and_the_install_steps(tmp_path):
+    install = classroom.offline_kit(tmp_path / "kit", download=False)
+    reqs = (tmp_path / "kit" / "requirements.txt").read_text().split()
+    assert any(r.startswith("torch==") for r in reqs) and not any(r.lower().startswith("gpt") for r in reqs)
+    text = install.read_text()
+    assert "--no-index --find-links" in text and "python -m gpt_course.doctor" in text
