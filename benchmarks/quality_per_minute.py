@@ -1,11 +1,11 @@
-"""Quality per CPU-minute: the course's pretraining recipe and a nanoGPT-style baseline recipe (4 layers, 128
-wide, block 64, batch 12, AdamW lr 1e-3 with cosine decay, no dropout, character level) trained for the
+"""Quality per CPU-minute: the course's few-minute pretraining recipe (`QUICK_RECIPE`, notebook 10's run) and a
+nanoGPT-style baseline recipe (4 layers, 128 wide, block 64, batch 12, AdamW lr 1e-3 with cosine decay, no dropout, character level) trained for the
 same wall-clock budgets on the WikiText-2 training text, scored in bits per byte on the test split, next to
 the best character n-gram baseline (interpolated Kneser-Ney, order chosen on the validation split, 1..8).
 
 The number of steps for a budget is fixed before training from the measured speed of a few warm-up steps,
 so that the cosine schedule ends with the budget. The course recipe never runs past its own schedule
-(`COURSE_RECIPE.max_steps`): its step count and weight decay were chosen together, and on 1 MB of text
+(`QUICK_RECIPE.max_steps`): its step count and weight decay were chosen together, and on 1 MB of text
 more steps can over-fit (with weight decay 0.1, a 5-minute run stretched to 1,421 steps scored 2.300 bits/byte
 against 2.214 for 950 steps), so when the recipe fits the budget it runs as it is and finishes early; a
 shorter budget compresses its schedule.
@@ -29,7 +29,7 @@ from gpt_course import GPT, GPTConfig, seed_everything  # noqa: E402
 from gpt_course.data import get_batch, load_wikitext2  # noqa: E402
 from gpt_course.evaluate import bits_per_byte  # noqa: E402
 from gpt_course.ngram import fit_ngram_models  # noqa: E402
-from gpt_course.pretrain import COURSE_RECIPE  # noqa: E402
+from gpt_course.pretrain import QUICK_RECIPE  # noqa: E402
 from gpt_course.tokenizers import BPETokenizer, CharTokenizer  # noqa: E402
 from gpt_course.train import Recipe, TrainConfig, Trainer  # noqa: E402
 
@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     texts = {split: load_wikitext2(split) for split in ("train", "valid", "test")}
     budgets = [m * 60 for m in args.minutes]
-    recipe: Recipe = COURSE_RECIPE
+    recipe: Recipe = QUICK_RECIPE
     if args.quick:
         texts = {k: v[:50_000] for k, v in texts.items()}
         budgets = [5.0]

@@ -23,7 +23,7 @@ import torch
 MINIMUM_VERSIONS = {"python": "3.10", "torch": "2.2", "numpy": "1.24", "matplotlib": "3.7", "ipywidgets": "8.1",
                     "jupyterlab": "4.0", "transformers": "4.45", "safetensors": "0.4", "tqdm": "4.66"}
 # Notebook 10 trains this many steps of the course model in learner mode; a teacher plans on the estimate.
-NOTEBOOK_10_STEPS = 800  # pretrain.COURSE_RECIPE.train.max_steps (tests/test_doctor.py checks they agree)
+NOTEBOOK_10_STEPS = 800  # pretrain.QUICK_RECIPE.train.max_steps (tests/test_doctor.py checks they agree)
 
 
 @dataclass
@@ -130,7 +130,9 @@ def run(measure: bool = True) -> dict:
     if measure and model is not None:
         load = report["machine"]["load_average"]
         busy = bool(load) and load[0] > 0.5 * (os.cpu_count() or 1)
-        step = time_training_step(model.config)
+        from .pretrain import QUICK_RECIPE  # notebook 10's run: the course model's shape and batch
+
+        step = time_training_step(QUICK_RECIPE.model, batch_size=QUICK_RECIPE.train.batch_size)
         report["step_seconds"] = round(step, 4)
         report["notebook_10_training_minutes"] = round(step * NOTEBOOK_10_STEPS / 60, 1)
         checks.append(Check("speed", True, f"{step * 1000:.0f} ms per training step of the course model: about "

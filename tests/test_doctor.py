@@ -53,6 +53,6 @@ def test_json_report_with_a_measured_step(capsys):
 
 
 def test_the_estimate_is_for_notebook_10s_run():
-    from gpt_course.pretrain import COURSE_RECIPE
+    from gpt_course.pretrain import QUICK_RECIPE
 
-    assert doctor.NOTEBOOK_10_STEPS == COURSE_RECIPE.train.max_steps
+    assert doctor.NOTEBOOK_10_STEPS == QUICK_RECIPE.train.max_steps
