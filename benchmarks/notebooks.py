@@ -49,7 +49,8 @@ def run_notebook(path: Path, fast: bool, timeout: int, write: bool = False) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="notebook 00 in test mode only (under a minute)")
-    parser.add_argument("--save", action="store_true", help="write benchmarks/results/notebooks.json")
+    parser.add_argument("--save", action="store_true", help="write benchmarks/results/notebooks.json (with --only or "
+                        "one mode: update those entries, keep the others)")
     parser.add_argument("--modes", nargs="+", default=["test", "learner"], choices=["test", "learner"])
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 04 05")
     parser.add_argument("--write", action="store_true",
@@ -66,9 +67,15 @@ def main() -> None:
         table[path.stem] = {mode: run_notebook(path, mode == "test", 1800, write=args.write and mode == "learner")
                             for mode in modes}
         print(path.stem, json.dumps(table[path.stem]), file=sys.stderr, flush=True)
+    if args.save and not args.quick and (args.only or set(modes) != {"test", "learner"}):
+        # a partial run updates its notebooks and modes in the saved table; the others keep their measurement
+        saved = json.loads((ROOT / "benchmarks" / "results" / "notebooks.json").read_text())["notebooks"]
+        for name, rows in table.items():
+            saved.setdefault(name, {}).update(rows)
+        table, modes = saved, sorted({mode for rows in saved.values() for mode in rows})
     summary = {}
     for mode in modes:
-        rows = [r[mode] for r in table.values()]
+        rows = [r[mode] for r in table.values() if mode in r]
         summary[mode] = {"total_seconds": round(sum(r["seconds"] for r in rows), 1),
                          "max_seconds": max(r["seconds"] for r in rows),
                          "max_peak_rss_mb": max(r["peak_rss_mb"] for r in rows),
