@@ -22,7 +22,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "teaching.md"
-RESULTS = ROOT / "benchmarks" / "results" / "notebooks.json"
 
 # --- written by hand ------------------------------------------------------------------------------------------
 # Per notebook: what a learner should know first, and two or three questions for the class.
@@ -253,7 +252,9 @@ def _sentences(text: str, most: int) -> str:
 
 
 def run_times() -> tuple[dict[str, dict], dict]:
-    table = json.loads(RESULTS.read_text(encoding="utf-8"))
+    from gpt_course.utils import RUN_TIMES  # the measured suite, the file every notebook's run-time cell reads
+
+    table = json.loads(RUN_TIMES.read_text(encoding="utf-8"))
     return {name[:2]: row for name, row in table["notebooks"].items()}, table["machine"]
 
 
