@@ -3,9 +3,10 @@ with greetings, small talk and thanks around them.
 
 Everything is made from templates by seeded code; the shop (Brightwater, a household-goods shop) and its
 rules are invented. A user says things in many ways; the assistant answers each intent with one fixed
-template, so a reply can be checked word for word. The test split uses user phrasings and entity values
-(items, tasks, times, order numbers) that the train split never contains, so a test dialogue is never a
-copy of a training one: a model passes only by recognising the intent and copying the details.
+template, so a reply can be checked word for word. Three splits: train, valid (for choosing the recipe) and
+test (scored once). Each has its own user phrasings and its own entity values (items, tasks, times, order
+numbers), so a held-out dialogue is never a copy of a training one: a model passes only by recognising the
+intent and copying the details.
 
     >>> train = make_dialogues(600, "train")
     >>> train[0].messages          # [{"role": "user", "content": ...}, {"role": "assistant", ...}, ...]
@@ -17,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "valid", "test")
 
 # --- what the assistant says: one template per intent ---------------------------------------------
 REPLIES: dict[str, str] = {
@@ -37,79 +38,143 @@ REPLIES: dict[str, str] = {
 }
 INTENTS = tuple(REPLIES)
 
-# --- what the user says: (train phrasings, test phrasings) per intent -----------------------------
-USER: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+# --- what the user says: (train, valid, test) phrasings per kind of user turn ---------------------------
+# The valid phrasings are for choosing the recipe, the test phrasings are scored once: neither is ever trained on.
+USER: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "greeting": (("Hi!", "Hello there.", "Good morning!", "Hey, how are you?", "Hi, is anyone there?",
-                  "Good evening.", "Hey!", "Hi there, how is it going?", "Morning!"),
-                 ("Hello!", "Hey there, good afternoon.")),
+                  "Good evening.", "Hey!", "Hi there, how is it going?", "Morning!", "Hello, anybody there?",
+                  "Hiya!", "Good afternoon.", "Hey there!", "Hello, how are you doing?", "Hi, good morning."),
+                 ("Hello, good evening.", "Hey, anyone around?"),
+                 ("Hello!", "Hey there, good afternoon.", "Hi, how are things?")),
     "small_talk": (("Who are you?", "Are you a robot?", "What is your name?", "What can you do?",
-                    "Am I talking to a real person?", "Tell me about yourself.", "Who am I chatting with?"),
-                   ("Are you a human?", "What sort of things can you help with?")),
+                    "Am I talking to a real person?", "Tell me about yourself.", "Who am I chatting with?",
+                    "Are you a bot?", "What are you?", "Is this a real person?", "What do you do?",
+                    "Are you a computer?", "How can you help me?"),
+                   ("Are you a real person?", "Who is this?"),
+                   ("Are you a human?", "What sort of things can you help with?", "Am I chatting with a machine?")),
     "goodbye": (("Thanks, bye!", "Thank you, that is all.", "Great, thanks a lot.", "Perfect, goodbye!",
-                 "Cheers, have a good day.", "Thank you so much!", "OK, thanks. Bye.", "That helps, thank you."),
-                ("Thanks for your help!", "That's all, thank you.")),
+                 "Cheers, have a good day.", "Thank you so much!", "OK, thanks. Bye.", "That helps, thank you.",
+                 "Thanks!", "Bye!", "Many thanks, goodbye.", "Thank you, bye.", "That's great, thanks.",
+                 "Nothing else, thanks."),
+                ("Thanks, that was helpful.", "OK, goodbye then."),
+                ("Thanks for your help!", "That's all, thank you.", "Thanks a million, bye!")),
     "order_status": (("Where is my order?", "My parcel has not arrived yet.", "Can you check the status of my order?",
                       "I am still waiting for my package.", "Has my order shipped?", "When will my order arrive?",
-                      "Can you track my parcel?"),
-                     ("What happened to my order?", "Could you tell me where my delivery is?")),
+                      "Can you track my parcel?", "Where is my parcel?", "My order is late.",
+                      "Has my package been sent?", "I want to know where my order is.", "Can you check on my order?",
+                      "My delivery has not come yet."),
+                     ("Is my order on its way?", "Where is my package?"),
+                     ("What happened to my order?", "Could you tell me where my delivery is?",
+                      "Any update on my parcel?")),
     "order_status_num": (("Where is order {num}?", "Can you track order {num} for me?",
-                          "What is the status of order {num}?", "Order {num} has not arrived yet."),
-                         ("Any news on order {num}?", "Is order {num} on its way?")),
+                          "What is the status of order {num}?", "Order {num} has not arrived yet.",
+                          "Has order {num} shipped?", "When will order {num} arrive?", "Can you check order {num}?",
+                          "I am waiting for order {num}.", "Where is my order {num}?", "Track order {num}, please."),
+                         ("Has order {num} been sent?", "Status of order {num}?"),
+                         ("Any news on order {num}?", "Is order {num} on its way?",
+                          "Could you tell me where order {num} is?")),
     "cancel_order": (("I want to cancel my order.", "Please cancel my order.", "Can I cancel an order?",
                       "I changed my mind, cancel my order please.", "I don't want my order any more.",
-                      "Cancel my order, please."),
-                     ("How do I cancel my order?", "I would like to cancel an order.")),
-    "cancel_order_num": (("Please cancel order {num}.", "Cancel order {num}, please.",
-                          "I want to cancel order {num}."),
-                         ("I need order {num} cancelled.", "Could you cancel order {num}?")),
-    "give_number": (("It is {num}.", "The number is {num}.", "{num}", "Sure, it's {num}."),
-                    ("Order number {num}.", "Here it is: {num}")),
+                      "Cancel my order, please.", "I need to cancel my order.", "Can you cancel my order?",
+                      "Stop my order, please.", "I wish to cancel my order.", "Cancel my purchase, please."),
+                     ("I'd like to cancel my order.", "Can my order be cancelled?"),
+                     ("How do I cancel my order?", "I would like to cancel an order.",
+                      "Is it possible to cancel my order?")),
+    "cancel_order_num": (("Please cancel order {num}.", "Cancel order {num}, please.", "I want to cancel order {num}.",
+                          "Can you cancel order {num}?", "I don't want order {num} any more.",
+                          "Stop order {num}, please.", "I need to cancel order {num}.", "Cancel my order {num}."),
+                         ("I'd like to cancel order {num}.", "Can order {num} be cancelled?"),
+                         ("I need order {num} cancelled.", "Could you cancel order {num}?",
+                          "Is it possible to cancel order {num}?")),
+    "give_number": (("It is {num}.", "The number is {num}.", "{num}", "Sure, it's {num}.", "It's {num}.",
+                     "Order {num}.", "My order number is {num}.", "{num}, thanks.", "Yes, {num}.",
+                     "That would be {num}."),
+                    ("Number {num}.", "It should be {num}."),
+                    ("Order number {num}.", "Here it is: {num}", "I think it is {num}.")),
     "return_item": (("I want to return the {item}.", "How do I return my {item}?",
                      "The {item} is broken, can I send it back?", "Can I return my {item}?",
-                     "The {item} I bought is too small."),
-                    ("I'd like to send back the {item}.", "My {item} does not work, I want a refund.")),
+                     "The {item} I bought is too small.", "I need to return a {item}.", "Can I send back the {item}?",
+                     "The {item} arrived damaged.", "I don't like the {item}, can I return it?",
+                     "How can I return the {item}?", "I want my money back for the {item}."),
+                    ("Is it possible to return the {item}?", "The {item} doesn't fit, I want to return it."),
+                    ("I'd like to send back the {item}.", "My {item} does not work, I want a refund.",
+                     "Can the {item} be returned?")),
     "opening_hours": (("When are you open?", "What are your opening hours?", "Are you open on Saturday?",
                        "What time do you close today?", "Is the shop open on Sunday?", "What time do you open?",
-                       "Are you open tomorrow morning?"),
-                      ("When does the store open?", "Until what time are you open?")),
+                       "Are you open tomorrow morning?", "What are your hours?", "When do you close?",
+                       "Are you open today?", "When does the shop open?", "Is the store open now?"),
+                      ("What time does the shop close?", "Are you open on Monday?"),
+                      ("When does the store open?", "Until what time are you open?", "Are you open this weekend?")),
     "delivery_cost": (("How much is delivery?", "Do you charge for shipping?", "What does shipping cost?",
-                       "Is delivery free?", "How much do you charge for delivery?", "Is shipping free?"),
-                      ("How much do you charge to deliver?", "What are the postage costs?")),
+                       "Is delivery free?", "How much do you charge for delivery?", "Is shipping free?",
+                       "What is the delivery fee?", "How much is shipping?", "Do I have to pay for delivery?",
+                       "What does delivery cost?", "Is there a delivery charge?", "How much is postage?"),
+                      ("How much will shipping be?", "Do you deliver for free?"),
+                      ("How much do you charge to deliver?", "What are the postage costs?",
+                       "Is there a fee for shipping?")),
     "payment": (("Can I pay with PayPal?", "Which payment methods do you accept?", "Do you take credit cards?",
-                 "Can I pay by bank transfer?", "What payment options are there?", "Can I pay by card?"),
-                ("How can I pay?", "Do you accept debit cards?")),
+                 "Can I pay by bank transfer?", "What payment options are there?", "Can I pay by card?",
+                 "How do I pay?", "Do you accept PayPal?", "Can I pay with a credit card?", "What ways can I pay?",
+                 "Do you take debit cards?"),
+                ("Can I use PayPal?", "What methods of payment are there?"),
+                ("How can I pay?", "Which cards do you accept?", "Is paying by card possible?")),
     "set_reminder": (("Remind me to {task} at {time}.", "Please remind me at {time} to {task}.",
-                      "Set a reminder to {task} at {time}.", "Can you remind me to {task} at {time}?"),
-                     ("Don't let me forget to {task} at {time}.", "I need a reminder at {time} to {task}.")),
+                      "Set a reminder to {task} at {time}.", "Can you remind me to {task} at {time}?",
+                      "At {time}, remind me to {task}.", "I need to {task} at {time}, remind me.",
+                      "Remind me at {time} to {task}, please.", "Make a reminder to {task} at {time}.",
+                      "Please set a reminder at {time} to {task}."),
+                     ("Could you remind me to {task} at {time}?", "Add a reminder: {task} at {time}."),
+                     ("Don't let me forget to {task} at {time}.", "I need a reminder at {time} to {task}.",
+                      "Give me a reminder to {task} at {time}.")),
     "set_alarm": (("Wake me up at {time}.", "Set an alarm for {time}.", "Please set my alarm to {time}.",
-                   "I need to get up at {time}.", "Set my alarm for {time}, please."),
-                  ("Can you set an alarm at {time}?", "Alarm for {time}, please.")),
+                   "I need to get up at {time}.", "Set my alarm for {time}, please.", "Alarm at {time}.",
+                   "Can you wake me at {time}?", "Please set an alarm at {time}.", "I want an alarm at {time}."),
+                  ("Wake me at {time}, please.", "Could you set an alarm for {time}?"),
+                  ("Can you set an alarm at {time}?", "Alarm for {time}, please.", "I have to wake up at {time}.")),
     "add_to_list": (("Add {item} to my shopping list.", "Put {item} on the shopping list.",
                      "Please add {item} to my list.", "We need {item}, add it to the list.",
-                     "Add {item} to the list, please."),
-                    ("Can you add {item} to the shopping list?", "Don't forget {item} on my shopping list.")),
+                     "Add {item} to the list, please.", "Put {item} on my list.", "We are out of {item}.",
+                     "I need to buy {item}, add it to my list.", "Can you put {item} on my shopping list?",
+                     "Shopping list: add {item}."),
+                    ("Write {item} on my shopping list.", "Remember to add {item} to the list."),
+                    ("Can you add {item} to the shopping list?", "Don't forget {item} on my shopping list.",
+                     "We have run out of {item}, put it on the list.")),
 }
 
-# --- entities: every fifth value is kept for the test split (prime to the 4 minutes per hour of TIMES) ---
+# --- entities: every fifth value (index 2 mod 5) is the test split's, the next fifth (4 mod 5) the valid split's;
+# 5 is prime to the 4 minutes per hour of TIMES, so every hour and every minute occurs in every split ------------
 PRODUCTS = ("kettle", "toaster", "desk lamp", "blue jumper", "rain jacket", "coffee grinder", "bath towel",
             "wall clock", "garden chair", "phone case", "winter boots", "frying pan", "pillow", "backpack",
-            "table lamp", "hair dryer", "yoga mat", "bread knife", "laundry basket", "reading glasses")
+            "table lamp", "hair dryer", "yoga mat", "bread knife", "laundry basket", "reading glasses", "teapot",
+            "doormat", "shower curtain", "umbrella", "water bottle", "picture frame", "cutting board", "alarm clock",
+            "scarf", "wool socks", "duvet cover", "mirror", "salad bowl", "lunch box", "beach towel", "candle holder",
+            "flower pot", "ironing board", "rug", "sunglasses")
 GROCERIES = ("milk", "eggs", "bread", "butter", "apples", "rice", "coffee", "tea", "cheese", "tomatoes", "onions",
-             "pasta", "orange juice", "olive oil", "bananas", "yoghurt", "carrots", "flour", "sugar", "chicken")
+             "pasta", "orange juice", "olive oil", "bananas", "yoghurt", "carrots", "flour", "sugar", "chicken",
+             "potatoes", "lemons", "honey", "salt", "cereal", "peanut butter", "garlic", "spinach", "grapes", "oats",
+             "ham", "mushrooms", "cucumber", "jam", "beans", "pears", "sausages", "crisps", "biscuits", "soup")
 TASKS = ("call the bank", "water the plants", "pay the rent", "take my medicine", "email the landlord",
          "book a haircut", "pick up the kids", "buy a birthday card", "call the dentist", "feed the cat",
          "take out the bins", "charge my phone", "send the report", "walk the dog", "phone my mother",
-         "renew my passport")
+         "renew my passport", "check the oven", "pay the gas bill", "collect the parcel", "call the plumber",
+         "book the train tickets", "water the garden", "pick up the dry cleaning", "text my sister",
+         "clean the kitchen", "fill up the car", "visit grandma", "return the library books",
+         "start the washing machine", "lock the back door", "order a pizza", "call the school", "pack my bag",
+         "cook dinner", "go to the gym", "pay the phone bill", "check my email", "buy stamps", "meet Anna",
+         "feed the fish")
 TIMES = tuple(f"{h}{m} {p}" for p in ("am", "pm") for h in range(1, 13) for m in ("", ":15", ":30", ":45"))
 OPENERS = ("Excuse me, ", "Sorry to bother you, ", "Quick question: ", "OK, ", "Hmm, ", "Hello again, ")
 WRAPPED = ("order_status", "order_status_num", "cancel_order", "cancel_order_num", "return_item", "opening_hours",
            "delivery_cost", "payment", "set_reminder", "set_alarm", "add_to_list")  # requests, not chit-chat
 MAIN_INTENTS = ("order_status", "cancel_order", "return_item", "opening_hours", "delivery_cost", "payment",
                 "set_reminder", "set_alarm", "add_to_list")
+SLOT_INTENTS = ("order_status", "cancel_order", "return_item", "set_reminder", "set_alarm", "add_to_list")
 
 
-def _held_out(values: tuple[str, ...], split: str) -> list[str]:
-    return [v for i, v in enumerate(values) if (i % 5 == 2) == (split == "test")]
+def split_values(values: tuple[str, ...], split: str) -> list[str]:
+    """The values of one split: index 2 mod 5 for test, 4 mod 5 for valid, the other three fifths for train."""
+    owner = {2: "test", 4: "valid"}
+    return [v for i, v in enumerate(values) if owner.get(i % 5, "train") == split]
 
 
 @dataclass
@@ -134,13 +199,13 @@ class _Maker:
         if split not in SPLITS or phrasings not in SPLITS:
             raise ValueError(f"split and phrasings must be one of {SPLITS}, got {split!r} and {phrasings!r}")
         self.split, self.phrasings, self.rng = split, phrasings, rng
-        self.entities = {"item_product": _held_out(PRODUCTS, split), "item_grocery": _held_out(GROCERIES, split),
-                         "task": _held_out(TASKS, split), "time": _held_out(TIMES, split)}
+        self.entities = {"item_product": split_values(PRODUCTS, split),
+                         "item_grocery": split_values(GROCERIES, split),
+                         "task": split_values(TASKS, split), "time": split_values(TIMES, split)}
 
     def user(self, kind: str, **slots) -> str:
         """A phrasing of the split, sometimes wrapped in an opener or typed in lower case (people do both)."""
-        train, test = USER[kind]
-        text = self.rng.choice(test if self.phrasings == "test" else train).format(**slots)
+        text = self.rng.choice(USER[kind][SPLITS.index(self.phrasings)]).format(**slots)
         if kind in WRAPPED and self.rng.random() < 0.3:
             text = self.rng.choice(OPENERS) + text[0].lower() + text[1:]
         if self.rng.random() < 0.15:
@@ -148,9 +213,9 @@ class _Maker:
         return text
 
     def number(self) -> str:
-        while True:  # numbers divisible by 4 are the test split's
+        while True:  # numbers divisible by 7 are the test split's, those 1 more the valid split's, the rest train's
             n = self.rng.randrange(10000, 100000)
-            if (n % 4 == 0) == (self.split == "test"):
+            if {0: "test", 1: "valid"}.get(n % 7, "train") == self.split:
                 return str(n)
 
     def exchange(self, intent: str) -> list[tuple[str, str, str]]:
@@ -206,3 +271,9 @@ def reply_intent(text: str) -> str | None:
         if pattern.fullmatch(text.strip()):
             return intent
     return None
+
+
+def reply_slots(text: str, intent: str) -> tuple[str, ...] | None:
+    """The slot values (order number, item, task, time) of a reply that follows `intent`'s template, else None."""
+    match = _PATTERNS[intent].fullmatch(text.strip())
+    return None if match is None else match.groups()

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from gpt_course import GPT, GPTConfig
-from gpt_course.chat import ASSISTANT, END, USER, chat_reply, chat_template, encode_chat, mask_user_turns
+from gpt_course.chat import (ASSISTANT, END, USER, chat_reply, chat_template, encode_chat, fit_history,
+                             mask_user_turns, reply_example)
 from gpt_course.finetune import train_sft
 from gpt_course.model import IGNORE_INDEX
 from gpt_course.tokenizers import ByteTokenizer
@@ -89,8 +90,8 @@ def test_dialogues_are_reproducible_and_well_formed():
     assert reply_intent("Order 123 is on the moon.") is None
 
 
-def test_test_split_shares_no_user_turn_or_detail_with_train():
-    from gpt_course.dialogue_data import _PATTERNS, make_dialogues
+def test_held_out_splits_share_no_user_turn_or_detail_with_train():
+    from gpt_course.dialogue_data import _PATTERNS, USER, make_dialogues
 
     def users(dialogues):
         return {m["content"] for d in dialogues for m in d.messages if m["role"] == "user"}
@@ -99,10 +100,131 @@ def test_test_split_shares_no_user_turn_or_detail_with_train():
         return {value for d in dialogues for _, reply, intent in d.turns()
                 for value in _PATTERNS[intent].fullmatch(reply).groups()}
 
-    train, test = make_dialogues(600, "train"), make_dialogues(200, "test")
+    for kind, (train_p, valid_p, test_p) in USER.items():  # each phrasing belongs to one split
+        assert not set(train_p) & set(valid_p) and not set(train_p) & set(test_p) and not set(valid_p) & set(test_p)
+    train = make_dialogues(600, "train")
+    valid, test = make_dialogues(200, "valid"), make_dialogues(200, "test")
+    for held_out in (valid, test):
+        assert not users(train) & users(held_out) and not details(train) & details(held_out)
+    assert not users(valid) & users(test) and not details(valid) & details(test)
     known = make_dialogues(200, "test", phrasings="train")  # held-out details in the train split's phrasings
-    assert not users(train) & users(test) and not details(train) & details(test)
     assert not details(train) & details(known) and details(known)
     assert len(users(known) & users(train)) > 20  # requests without details are train turns word for word
     with pytest.raises(ValueError, match="split"):
-        make_dialogues(1, "valid")
+        make_dialogues(1, "dev")
+
+
+# ----------------------------------------------------------------------------------------- the history that fits
+
+
+def _long_chat(n_exchanges=6):
+    chat = []
+    for k in range(n_exchanges):
+        chat += [{"role": "user", "content": f"question number {k} is here"},
+                 {"role": "assistant", "content": f"answer number {k}"}]
+    return chat + [{"role": "user", "content": "last question"}]
+
+
+def test_fit_history_drops_whole_old_turns_and_starts_with_the_user():
+    tok = ByteTokenizer()
+    chat = _long_chat()
+    for budget in (50, 80, 120, 200):
+        kept = fit_history(tok, chat, budget)
+        assert kept == chat[len(chat) - len(kept):]  # a suffix of whole messages
+        assert kept[0]["role"] == "user" and kept[-1]["content"] == "last question"
+        assert len(encode_chat(tok, kept, add_generation_prompt=True)) <= budget
+        longer = chat[len(chat) - len(kept) - 2:]  # one more exchange would not fit
+        assert len(kept) == len(chat) or len(encode_chat(tok, longer, add_generation_prompt=True)) > budget
+    assert fit_history(tok, chat, 10_000, max_messages=3) == chat[-3:]
+    with pytest.raises(ValueError, match="shorten the message"):
+        fit_history(tok, chat, 10)
+    with pytest.raises(ValueError, match="ends with the user's message"):
+        fit_history(tok, chat[:-1], 100)
+
+
+def test_reply_example_trains_only_the_last_reply():
+    tok = ByteTokenizer()
+    history = _chat()[:3]
+    x, y = reply_example(tok, history, "9 to 5.", block_size=128)
+    ids = encode_chat(tok, _chat())
+    assert x.tolist() == ids[:-2]  # the chat without its final newline
+    assert tok.decode(y[y != IGNORE_INDEX].tolist()) == f"9 to 5.{END}"  # the earlier reply is only read
+    with pytest.raises(ValueError, match="fit the history"):
+        reply_example(tok, history, "9 to 5.", block_size=20)
+
+
+def test_chat_reply_reads_whole_turns_that_fit():
+    """The reply is written with the whole latest turns in view: a prompt is never cut inside a turn."""
+    tok = ByteTokenizer()
+    model = tiny_gpt(block_size=64)
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]
+    train_sft(model, [mask_user_turns(tok, chat, 64)] * 8, steps=60, lr=3e-3, batch_size=8, progress=False)
+    long = _long_chat(4)[:-1] + chat[:1]  # much longer than the window
+    assert len(encode_chat(tok, long, True)) > 64
+    assert chat_reply(model, tok, long, max_new_tokens=12) == "ok"  # only the last "hi" fits with 12 new tokens
+    with pytest.raises(ValueError, match="shorten the message"):
+        chat_reply(model, tok, [{"role": "user", "content": "x" * 80}], max_new_tokens=12)
+
+
+# ----------------------------------------------------------------------------------------- scoring and the recipe
+
+
+def test_dialogue_scores_count_intents_and_exact_slots():
+    from gpt_course.chat import dialogue_scores, wilson_interval
+    from gpt_course.dialogue_data import reply_slots
+
+    assert reply_slots("Order 12345 is cancelled. Your refund will arrive within five days.", "cancel_order") == ("12345",)
+    assert reply_slots("Order 12345 has shipped and will arrive within three working days.", "cancel_order") is None
+    rows = [  # right; right intent with a wrong time; wrong intent; a reply without slots
+        {"exact": True, "intent_match": True, "needs_slots": True, "slots_exact": True},
+        {"exact": False, "intent_match": True, "needs_slots": True, "slots_exact": False},
+        {"exact": False, "intent_match": False, "needs_slots": True, "slots_exact": False},
+        {"exact": True, "intent_match": True, "needs_slots": False, "slots_exact": False},
+    ]
+    s = dialogue_scores(rows)
+    assert (s["intent_accuracy"], s["slot_exact"], s["exact_match"]) == (0.75, pytest.approx(1 / 3), 0.5)
+    assert (s["replies"], s["slot_replies"]) == (4, 3)
+    lo, hi = wilson_interval(3, 4)
+    assert s["intent_accuracy_interval"] == (lo, hi) and 0 < lo < 0.75 < hi < 1
+    assert wilson_interval(90, 100)[1] - wilson_interval(90, 100)[0] < hi - lo  # more replies, a narrower interval
+    with pytest.raises(ValueError, match="no replies"):
+        dialogue_scores([])
+
+
+def test_dialogue_examples_follow_the_prompt_rule():
+    """A training example is the prompt `chat_reply` would build, then the reply: the same history, whole turns."""
+    from gpt_course.chat import ChatRecipe, dialogue_examples
+    from gpt_course.dialogue_data import make_dialogues
+    from gpt_course.tokenizers import ByteTokenizer
+
+    tok, recipe = ByteTokenizer(), ChatRecipe(reply_tokens=160)  # one token per byte: replies are long
+    dialogues = make_dialogues(20, "train")
+    examples = dialogue_examples(tok, dialogues, 320, recipe)
+    turns = [t for d in dialogues for t in d.turns()]
+    assert len(examples) == len(turns)
+    for (x, y), (history, reply, _) in zip(examples, turns):
+        prompt = encode_chat(tok, fit_history(tok, history, 320 - recipe.reply_tokens, recipe.history), True)
+        assert x.tolist()[: len(prompt)] == prompt
+        assert tok.decode(y[y != IGNORE_INDEX].tolist()) == reply + END
+
+
+@pytest.mark.slow
+def test_finetune_benchmark_dialogue_quick():
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "finetune.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--only", "dialogue"], capture_output=True,
+                         text=True, timeout=900, env={**os.environ, "GPT_COURSE_FAST": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout)["dialogue"]
+    for key in ("intent_accuracy", "slot_exact", "exact_match"):
+        assert 0.0 <= r[key] <= 1.0
+        if key != "exact_match":
+            lo, hi = r[key + "_interval95"]
+            assert lo <= r[key] <= hi
+    assert r["test_replies"] > r["test_slot_replies"] > 0 and r["seeds"] == [0]
+    assert r["config"]["steps"] == 30 and r["final_train_loss"] < 5.0  # 30 steps already learn the format
