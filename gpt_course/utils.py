@@ -235,6 +235,11 @@ def _notebook_progress_class():  # built on first use: tqdm.notebook needs ipywi
 RUN_TIMES = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "notebooks.json"
 
 
+def duration(seconds: float) -> str:
+    """A measured time as a reader says it: "42 seconds", "9.5 minutes"."""
+    return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.1f} minutes"
+
+
 def measured_run_time(notebook: str, results: str | os.PathLike | None = None) -> str:
     """One line for the top of a notebook: how long it took when the course's suite last ran it
     (`python benchmarks/notebooks.py --save`), as written and in test mode, on which machine.
@@ -252,11 +257,8 @@ def measured_run_time(notebook: str, results: str | os.PathLike | None = None) -
         raise ValueError(f"no measured run time for {notebook!r} in {path}: use the notebook's file name without "
                          f".ipynb, like {known}")
 
-    def span(seconds: float) -> str:
-        return f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.1f} minutes"
-
     machine = suite.get("machine", {})
-    parts = [f"{span(entry[mode]['seconds'])} {label}" for mode, label in
+    parts = [f"{duration(entry[mode]['seconds'])} {label}" for mode, label in
              (("learner", "as written"), ("test", "in test mode (GPT_COURSE_FAST=1)")) if mode in entry]
     where = ", ".join(str(v) for v in (f"{machine.get('cores', '?')} CPU cores",
                                         machine.get("cpu_name") or machine.get("cpu"), machine.get("cpu_capability")) if v)
