@@ -188,3 +188,53 @@ def heads_grid(maps, tokens: Sequence[str], title: str | None = None, ncols: int
     if title:
         fig.suptitle(title)
     return fig
+
+
+# Fonts with Chinese glyphs, most common first: Linux (Noto/Source Han, WenQuanYi), Windows, macOS.
+CHINESE_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+                 "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Sarasa Gothic SC")
+
+
+def _covers(path: str, text: str) -> bool:
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        face = FT2Font(path)
+    except (OSError, RuntimeError):
+        return False
+    # the Chinese characters and punctuation: other symbols fall back to DejaVu Sans (use_chinese_font)
+    return all(face.get_char_index(ord(ch)) for ch in set(text)
+               if "\u3000" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+
+
+def chinese_font(text: str = "注意力机制与语言模型") -> str:
+    """The family name of an installed font that has a glyph for every character of `text` (found offline,
+    among the installed fonts, the usual Chinese families first)."""
+    from matplotlib import font_manager
+
+    fonts = font_manager.fontManager.ttflist
+    ranked = sorted(fonts, key=lambda f: CHINESE_FONTS.index(f.name) if f.name in CHINESE_FONTS else len(CHINESE_FONTS))
+    for font in ranked:
+        if (font.name in CHINESE_FONTS or "CJK" in font.name or "Hei" in font.name) and _covers(font.fname, text):
+            return font.name
+    # matplotlib caches the font list: a font installed after that cache was written is not in it yet
+    known = {f.fname for f in fonts}
+    for path in font_manager.findSystemFonts():
+        if path not in known and _covers(path, text):
+            font_manager.fontManager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+    raise RuntimeError(
+        "No installed font has Chinese glyphs, so Chinese text in a figure would show empty boxes. Install one, "
+        "then call this again: on Debian/Ubuntu "
+        "'sudo apt-get install fonts-noto-cjk' (or the smaller fonts-wqy-microhei), on Fedora "
+        "'sudo dnf install google-noto-sans-cjk-fonts'; Windows (Microsoft YaHei) and macOS (PingFang SC) ship one. "
+        f"Looked for: {', '.join(CHINESE_FONTS)}.")
+
+
+def use_chinese_font(text: str = "注意力机制与语言模型") -> str:
+    """Draw Chinese in matplotlib figures from now on: an installed Chinese font first, the default fonts after it
+    (matplotlib falls back along the list glyph by glyph: symbols the Chinese font lacks come from DejaVu Sans)."""
+    family = chinese_font(text)
+    plt.rcParams["font.sans-serif"] = [family] + [f for f in plt.rcParams["font.sans-serif"] if f != family]
+    plt.rcParams["font.family"] = [family, "DejaVu Sans"]  # a list of families is a glyph-by-glyph fallback chain
+    return family

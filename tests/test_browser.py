@@ -44,6 +44,13 @@ sampling""",
 ]
 
 
+def _chromium(p):
+    """Debian's Chromium, headless, with nothing that phones home."""
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,9 +159,7 @@ def test_widgets_react_to_slider_and_dropdown_in_jupyterlab(tmp_path, request):
     t0 = time.monotonic()
 
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        browser = _chromium(p)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
 
         def block(route):
@@ -268,9 +273,7 @@ def test_a_notebook_as_slides_with_a_live_widget(tmp_path, request):
     _write_slides(root / "slides.ipynb")
     external: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        browser = _chromium(p)
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         context.route(re.compile(r"^(?!(https?|wss?)://127\.0\.0\.1[:/])[a-z]+://"),
                       lambda route: (external.append(route.request.url), route.abort()))
@@ -310,4 +313,58 @@ def test_a_notebook_as_slides_with_a_live_widget(tmp_path, request):
         finally:
             context.close()
             browser.close()
+    assert external == [], f"requests left 127.0.0.1: {external}"
+
+
+def test_the_chinese_notebook_works_like_the_english_one(tmp_path, request):
+    """The Chinese edition of notebook 04 runs in JupyterLab, shows its prose in Chinese, and its attention widget
+    answers the same control with the same readout and the same picture as the English notebook's."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is missing")
+    base, token, root = request.getfixturevalue("lab")
+    name = "04_self_attention.ipynb"
+    for lang, source in (("en", REPO / "notebooks" / name), ("zh", REPO / "notebooks" / "zh" / name)):
+        (root / lang).mkdir()
+        (root / lang / name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    external: list[str] = []
+    seen = {}
+    with playwright.sync_playwright() as p:
+        browser = _chromium(p)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.route(re.compile(r"^(?!(https?|wss?)://127\.0\.0\.1[:/])[a-z]+://"),
+                      lambda route: (external.append(route.request.url), route.abort()))
+        playwright.expect.set_options(timeout=90_000)
+        try:
+            for lang in ("zh", "en"):
+                page = context.new_page()
+                page.set_default_timeout(90_000)
+                # a workspace of its own, so that JupyterLab does not restore the other notebook's tab beside it
+                page.goto(f"{base}/lab/workspaces/{lang}/tree/{lang}/{name}?token={token}")
+                page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\(ipykernel\) \| Idle")).wait_for()
+                title = page.locator(".jp-MarkdownCell h1").first.text_content()  # read before the page scrolls
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+                page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+                att = page.locator(".gc-attention")
+                att.locator(".gc-plot img").wait_for()
+                att.scroll_into_view_if_needed()
+                before = att.locator(".gc-readout").inner_text()
+                src = att.locator(".gc-plot img").get_attribute("src")
+                handle = att.locator(".gc-head .noUi-handle")
+                handle.focus()
+                handle.press("ArrowLeft" if re.search(r"head [1-9]", before) else "ArrowRight")
+                playwright.expect(att.locator(".gc-readout")).not_to_have_text(before)
+                page.wait_for_function("old => { const i = document.querySelector('.gc-attention .gc-plot img');"
+                                       " return i && i.getAttribute('src') !== old && i.complete; }", arg=src)
+                att.screenshot(path=str(tmp_path / f"attention-{lang}.png"))
+                seen[lang] = {"title": title,
+                              "before": before, "after": att.locator(".gc-readout").inner_text(),
+                              "picture": att.locator(".gc-plot img").get_attribute("src")}
+                page.close()
+        finally:
+            context.close()
+            browser.close()
+    assert re.search(r"[\u4e00-\u9fff]{4}", seen["zh"]["title"]) and seen["zh"]["title"] != seen["en"]["title"]
+    for key in ("before", "after", "picture"):
+        assert seen["zh"][key] == seen["en"][key], f"the Chinese notebook's widget differs: {key}"
     assert external == [], f"requests left 127.0.0.1: {external}"
