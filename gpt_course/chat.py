@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 
+from .evaluate import wilson_interval
 from .finetune import _pack, train_sft
 from .model import GPT
 from .utils import evaluating, pick, torch_threads
@@ -212,15 +213,6 @@ def evaluate_dialogues(model: GPT, tokenizer, dialogues, recipe: ChatRecipe) -> 
     return rows
 
 
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion k / n: where the rate of a larger sample would likely lie."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    centre, half = p + z * z / (2 * n), z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
-    return ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
-
-
 def dialogue_scores(rows: Sequence[dict]) -> dict:
     """Exact match and intent accuracy over all replies; slot accuracy over the replies that carry slot values
     (an order number, item, task or time), counted right only if every value is copied exactly. Each rate comes
@@ -233,5 +225,5 @@ def dialogue_scores(rows: Sequence[dict]) -> dict:
                               ("slot_exact", "slots_exact", slot_rows)):
         k = sum(bool(r[key]) for r in subset)
         out[name] = k / len(subset) if subset else float("nan")
-        out[name + "_interval"] = wilson_interval(k, len(subset))
+        out[name + "_interval"] = wilson_interval(k, len(subset)) if subset else (float("nan"), float("nan"))
     return out

@@ -17,13 +17,14 @@ rhyme when they differ and share their last vowel and everything after it ("nigh
 """
 from __future__ import annotations
 
-import math
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
+
+from .evaluate import wilson_interval
 
 Speech = tuple[str, str]  # (speaker, speech)
 
@@ -267,16 +268,6 @@ def finetune_creative(model, tokenizer, speeches: dict[str, list[Speech]], recip
 
 
 # ------------------------------------------------------------------------------------------------ measuring
-
-
-def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a rate hits / n (sound also near 0 and 1, unlike rate ± 2 s.e.)."""
-    if n <= 0:
-        raise ValueError("n must be at least 1 to give a rate an interval")
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def rate(hits: Sequence[bool]) -> dict:

@@ -262,3 +262,13 @@ def mean_rouge(candidates: Sequence[str], references: Sequence[str]) -> dict[str
     return {"rouge1": float(np.mean([rouge_n(c, r, 1).f1 for c, r in pairs])),
             "rouge2": float(np.mean([rouge_n(c, r, 2).f1 for c, r in pairs])),
             "rougeL": float(np.mean([rouge_l(c, r).f1 for c, r in pairs]))}
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a rate hits / n (sound also near 0 and 1, unlike rate ± 2 s.e.)."""
+    if n <= 0:
+        raise ValueError("n must be at least 1 to give a rate an interval")
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

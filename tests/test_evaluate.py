@@ -240,3 +240,15 @@ def test_rouge_matches_the_rouge_score_package():
             assert ours.precision == pytest.approx(ref[key].precision)
             assert ours.recall == pytest.approx(ref[key].recall)
             assert ours.f1 == pytest.approx(ref[key].fmeasure)
+
+
+def test_wilson_interval_matches_scipy():
+    from scipy.stats import binomtest
+
+    from gpt_course.evaluate import wilson_interval
+
+    for hits, n in [(0, 120), (3, 4), (60, 120), (74, 120), (5, 81), (120, 120)]:
+        ci = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_interval(hits, n) == pytest.approx((ci.low, ci.high), abs=1e-5)  # z = 1.96 vs 1.959964
+    with pytest.raises(ValueError, match="n must be"):
+        wilson_interval(0, 0)
