@@ -1,4 +1,4 @@
-"""How good is a language model? Perplexity, bits per byte, diversity, calibration, ROUGE.
+"""How good is a language model? Perplexity, bits per byte, copying from context, diversity, calibration, ROUGE.
 
 Notebook 13 uses most of it, notebook 15 scores summaries with ROUGE; the count-based n-gram baseline
 is in `gpt_course.ngram`. Every score here is in nats internally and converted at the end: bits = nats / ln 2.
@@ -112,6 +112,30 @@ def bits_per_byte(model: torch.nn.Module, tokenizer, text: str, stride: int | No
                          batch_size=batch_size)
     total += math.log(tokenizer.vocab_size)
     return total / (LN2 * n_bytes)
+
+
+@torch.no_grad()
+def repeat_loss(model: torch.nn.Module, ids: Sequence[int], length: int = 60, n: int = 64) -> tuple[float, float]:
+    """Can the model copy from its context? Mean loss (nats per token) on `n` passages of `length` tokens taken
+    evenly from `ids`, each read twice in a row: (first reading, second reading).
+
+    On the second reading every next token is in the window, `length` tokens back. A model with *induction
+    heads* (attention that finds the earlier occurrence of the current token and passes on the token that
+    followed it) predicts it almost perfectly; a model without them scores about the same twice. The first
+    token of each reading is not scored (the first has no context, the second would be judged on the seam)."""
+    block = model.config.block_size
+    if length < 2 or 2 * length - 1 > block:
+        raise ValueError(f"length={length}: both readings must fit the window of {block} tokens "
+                         f"(2 <= length <= {(block + 1) // 2})")
+    if n < 1 or len(ids) < length:
+        raise ValueError(f"need n >= 1 passages of {length} tokens; got n={n} and {len(ids)} tokens")
+    starts = np.linspace(0, len(ids) - length, n).round().astype(int)
+    passages = torch.tensor([list(ids[s:s + length]) for s in starts], dtype=torch.long)
+    x = torch.cat([passages, passages], dim=1)  # (n, 2 * length)
+    with evaluating(model):
+        logits, _ = model(x[:, :-1].to(next(model.parameters()).device))
+    nll = F.cross_entropy(logits.transpose(1, 2).float().cpu(), x[:, 1:], reduction="none")  # (n, 2L - 1)
+    return nll[:, : length - 1].mean().item(), nll[:, length:].mean().item()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from gpt_course.evaluate import (
     lcs_length,
     mean_rouge,
     perplexity,
+    repeat_loss,
     rouge_l,
     rouge_n,
     self_similarity,
@@ -252,3 +253,40 @@ def test_wilson_interval_matches_scipy():
         assert wilson_interval(hits, n) == pytest.approx((ci.low, ci.high), abs=1e-5)  # z = 1.96 vs 1.959964
     with pytest.raises(ValueError, match="n must be"):
         wilson_interval(0, 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Copying from the context
+
+
+class Copier(Bigram):
+    """Predicts, with confidence, the token `lag` positions back (an ideal induction head); uniform before that."""
+
+    def __init__(self, lag, **kw):
+        super().__init__(uniform=True, **kw)
+        self.lag = lag
+
+    def logits(self, idx):
+        logits = torch.zeros(*idx.shape, self.config.vocab_size)
+        t = torch.arange(idx.shape[1])
+        source = t + 1 - self.lag  # the token that followed the same token one reading earlier
+        ok = source >= 0
+        rows = torch.arange(idx.shape[0])[:, None]
+        logits[rows, t[ok][None, :], idx[:, source[ok]]] = 30.0
+        return logits
+
+
+def test_repeat_loss_of_an_ideal_copier_and_of_a_model_without_context():
+    ids = stream(500, vocab_size=11).tolist()
+    first, second = repeat_loss(Copier(lag=6, vocab_size=11, block_size=12), ids, length=6, n=20)
+    assert first == pytest.approx(math.log(11), abs=1e-6) and second < 1e-6  # guesses, then copies
+    # a bigram model sees the same previous token before each token of both readings: the same loss twice
+    first, second = repeat_loss(Bigram(vocab_size=11, block_size=12), ids, length=6, n=20)
+    assert first == pytest.approx(second, abs=1e-6) and first > 0.5
+
+
+def test_repeat_loss_explains_passages_that_do_not_fit():
+    with pytest.raises(ValueError, match="window of 12 tokens"):
+        repeat_loss(Bigram(block_size=12), list(range(100)), length=7)
+    with pytest.raises(ValueError, match="passages of 6 tokens"):
+        repeat_loss(Bigram(block_size=12), [1, 2, 3], length=6)
