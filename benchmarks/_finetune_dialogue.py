@@ -11,9 +11,10 @@ from gpt_course.chat import ChatRecipe, dialogue_scores, evaluate_dialogues, fin
 from gpt_course.dialogue_data import make_dialogues
 
 
-def measure(quick: bool) -> dict:
+def measure(quick: bool, start=None) -> dict:
+    """`start`: (model, tokenizer) to fine-tune instead of the shipped checkpoint (benchmarks/copy_practice.py)."""
     recipe = ChatRecipe(train_dialogues=200, steps=30, eval_dialogues=20) if quick else ChatRecipe()
-    model, tok = gc.load_course_model()
+    model, tok = start if start is not None else gc.load_course_model()
     model = model.cpu()  # CPU results are reproducible, and the model is small
     train = make_dialogues(recipe.train_dialogues, "train", seed=recipe.seed)
     chat_model, fit = fine_tune_chat(model, tok, train, recipe, progress=False)

@@ -44,6 +44,8 @@ __all__ = [
     "load_tinyshakespeare",
     "split_articles",
     "get_batch",
+    "add_copy_rows",
+    "COPY_SOURCES",
 ]
 
 WIKITEXT2_SPLITS = ("train", "valid", "test")
@@ -319,4 +321,47 @@ def get_batch(data: torch.Tensor, block_size: int, batch_size: int, generator: t
     x, y = data[offsets], data[offsets + 1]
     if device is not None:
         x, y = x.to(device), y.to(device)
+    return x, y
+
+
+COPY_SOURCES = ("random", "text")
+
+
+def add_copy_rows(x: torch.Tensor, y: torch.Tensor, data: torch.Tensor, n_rows: int,
+                  generator: torch.Generator | None, source: str = "random", min_len: int | None = None,
+                  max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Copies of (x, y) whose first `n_rows` rows are replaced by copying practice: a run of L tokens read again
+    and again to the end of the window (L uniform in [min_len, max_len]; by default 6 or 16 up to half the window).
+
+    `source="random"`: L tokens drawn at random from `data` (as frequent as in the text, in no order); the targets
+    of the first reading are IGNORE_INDEX, since nothing predicts them. `source="text"`: a passage of `data` at a
+    random place, every target scored (the first reading is ordinary text). Either way every later token can be
+    predicted by finding its earlier occurrence and copying what followed it there, which is what an *induction
+    head* does (notebook 16). A small corpus read many times rewards recalling the text over copying from the
+    window, so such heads need this practice to form."""
+    from .model import IGNORE_INDEX
+
+    if source not in COPY_SOURCES:
+        raise ValueError(f"source={source!r} is unknown: choose one of {COPY_SOURCES}")
+    data = _as_token_tensor(data)
+    batch, block = x.shape
+    min_len = (6 if source == "random" else 16) if min_len is None else min_len
+    max_len = block // 2 if max_len is None else max_len
+    if not 0 <= n_rows <= batch:
+        raise ValueError(f"n_rows={n_rows} must be between 0 and the batch size {batch}")
+    if not 2 <= min_len <= max_len <= min(block, data.numel() - 1):
+        raise ValueError(f"need 2 <= min_len <= max_len <= block_size ({block}) and fewer than the {data.numel()} "
+                         f"tokens of data; got min_len={min_len}, max_len={max_len}")
+    x, y = x.clone(), y.clone()
+    for r in range(n_rows):
+        length = int(torch.randint(min_len, max_len + 1, (1,), generator=generator))
+        if source == "random":
+            run = data[torch.randint(data.numel(), (length,), generator=generator)]
+        else:
+            start = int(torch.randint(data.numel() - length + 1, (1,), generator=generator))
+            run = data[start:start + length]
+        row = run.repeat(block // length + 2)[: block + 1].to(x.device)
+        x[r], y[r] = row[:-1], row[1:]
+        if source == "random":
+            y[r, : length - 1] = IGNORE_INDEX
     return x, y

@@ -81,3 +81,20 @@ def test_threads_under_load_quick():
 def test_notebooks_quick():
     r = run("notebooks.py")
     assert r["summary"]["test"]["all_ok"], r["notebooks"]
+
+
+@pytest.mark.slow
+def test_copy_practice_quick():
+    r = run("copy_practice.py")
+    runs = r["runs"]
+    # the checkpoint, the control, and practice of each kind
+    assert [(x["copy_fraction"], x["copy_source"]) for x in runs] == [(None, None), (0.0, None), (0.5, "random"),
+                                                                       (0.5, "text")]
+    assert runs[0]["steps"] == 0 and runs[1]["steps"] == runs[2]["steps"] == runs[3]["steps"] > 0
+    for x in runs:
+        assert 2.0 < x["valid_bits_per_byte"] < 3.0
+        for first, second in (x["text_first_second"], x["random_first_second"]):
+            assert 0 < first < 20 and 0 < second < 20
+        d = x["dialogue"]
+        assert 0 <= d["slot_exact"] <= 1 and 0 <= d["intent_accuracy"] <= 1 and d["test_slot_replies"] > 0
+    assert runs[0]["random_first_second"][0] > 8  # random tokens are unpredictable on the first reading

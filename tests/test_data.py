@@ -248,6 +248,35 @@ def test_get_batch_targets_are_inputs_shifted_by_one():
     assert torch.equal(x[0], torch.arange(16)) and torch.equal(y[0], torch.arange(1, 17))
 
 
+def test_copy_rows_repeat_a_random_run_and_score_only_its_rereadings():
+    from gpt_course.model import IGNORE_INDEX
+
+    stream = torch.arange(1000, 2000)
+    x, y = data.get_batch(stream, 32, 6, torch.Generator().manual_seed(0))
+    cx, cy = data.add_copy_rows(x, y, stream, 4, torch.Generator().manual_seed(1), min_len=3, max_len=10)
+    assert torch.equal(cx[4:], x[4:]) and torch.equal(cy[4:], y[4:])  # the other rows untouched
+    assert torch.equal(x, data.get_batch(stream, 32, 6, torch.Generator().manual_seed(0))[0])  # inputs not modified
+    for r in range(4):
+        scored = (cy[r] != IGNORE_INDEX).nonzero().flatten()
+        length = int(scored[0]) + 1  # the first reading's targets are not scored
+        assert 3 <= length <= 10 and bool((cy[r, length - 1:] != IGNORE_INDEX).all())
+        assert torch.equal(cx[r, length:], cx[r, :-length])  # the run, read again and again
+        assert torch.equal(cy[r, length - 1:-1], cx[r, length:])  # targets: the next token of the repeated run
+        assert bool(((cx[r] >= 1000) & (cx[r] < 2000)).all())  # tokens drawn from the stream
+    tx, ty = data.add_copy_rows(x, y, stream, 2, torch.Generator().manual_seed(2), source="text", max_len=20)
+    for r in range(2):  # a passage of the text, in order, every target scored
+        length = next(n for n in range(16, 21) if torch.equal(tx[r, n:], tx[r, :-n]))
+        assert torch.equal(tx[r, 1:length] - tx[r, : length - 1], torch.ones(length - 1, dtype=torch.long))
+        assert torch.equal(ty[r, :-1], tx[r, 1:]) and bool((ty[r] != IGNORE_INDEX).all())
+    assert torch.equal(tx[2:], x[2:])
+    with pytest.raises(ValueError, match="source='book' is unknown"):
+        data.add_copy_rows(x, y, stream, 1, None, source="book")
+    with pytest.raises(ValueError, match="n_rows=7 must be between 0 and the batch size 6"):
+        data.add_copy_rows(x, y, stream, 7, None)
+    with pytest.raises(ValueError, match="min_len <= max_len"):
+        data.add_copy_rows(x, y, stream, 1, None, min_len=20, max_len=10)
+
+
 def test_get_batch_errors_speak_to_the_learner():
     g = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match=r"has 16 tokens, but block_size=16 needs at least 17"):
