@@ -37,7 +37,7 @@ from gpt_course.evaluate import bits_per_byte, repeat_loss  # noqa: E402
 from gpt_course.train import Trainer, TrainConfig  # noqa: E402
 
 
-def copying(model, tok, test_ids, random_ids) -> dict:
+def copying(model, test_ids, random_ids) -> dict:
     text, rand = repeat_loss(model, test_ids, 60, 64), repeat_loss(model, random_ids, 30, 64)
     return {"text_first_second": [round(v, 3) for v in text], "random_first_second": [round(v, 3) for v in rand]}
 
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--fraction", type=float, default=0.5, help="copy_fraction of the runs with practice")
+    parser.add_argument("--fraction", type=float, default=0.5, help="share of each batch's rows replaced by practice")
     parser.add_argument("--quick", action="store_true", help="a few steps and notebook 16's test-mode recipe")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/copy_practice.json")
     args = parser.parse_args()
@@ -83,7 +83,7 @@ def main() -> None:
             history = trainer.fit()
             run["train_seconds"] = round(history.elapsed, 1)
         run["valid_bits_per_byte"] = round(bits_per_byte(model, tok, valid), 4)
-        run.update(copying(model, tok, test_ids, random_ids))
+        run.update(copying(model, test_ids, random_ids))
         chat = _finetune_dialogue.measure(args.quick, start=(model, tok))
         run["dialogue"] = {k: chat[k] for k in ("intent_accuracy", "slot_exact", "slot_exact_interval95",
                                                 "exact_match", "test_replies", "test_slot_replies")}
