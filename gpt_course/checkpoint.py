@@ -191,14 +191,14 @@ def checkpoint_path() -> Path:
 
 
 def load_course_model(path: str | os.PathLike | None = None, device=None) -> tuple[GPT, Any]:
-    """The pretrained course model and its tokenizer; trains the course recipe first if it is missing (about half
-    an hour on two CPU cores, with a progress bar and an estimate measured first; a stopped run continues where it
+    """The pretrained course model and its tokenizer; trains the course recipe first if it is missing (about 45
+    minutes on two CPU cores, with a progress bar and an estimate measured first; a stopped run continues where it
     stopped the next time)."""
     path = Path(path) if path is not None else checkpoint_path()
     if not path.exists():
         from . import pretrain as run  # only when needed: `python -m gpt_course.pretrain` runs that module itself
 
-        resume = run.state_path(path).exists()
+        resume = run.in_progress(path)
         estimate = run.duration(run.estimate_seconds(run.COURSE_RECIPE))
         print(f"gpt_course: no course checkpoint at {path}; training the course recipe now "
               f"({'continuing the stopped run; ' if resume else ''}about {estimate} for the whole run on "

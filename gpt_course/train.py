@@ -70,13 +70,52 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class CopyPractice:
+    """A second stage of training: `train` continues the first stage's weights (a new optimizer and schedule) on the
+    same text, with `random_rows` rows of every batch replaced by runs of random tokens read again and again and
+    `text_rows` rows by passages of the text read again and again (`data.add_copy_rows`; run lengths drawn from
+    `random_lengths` / `text_lengths`, both ends included). It teaches the model to copy from its window, which
+    reading the same megabyte for many passes does not (notebooks 15 and 16)."""
+
+    train: TrainConfig
+    random_rows: int = 0
+    text_rows: int = 0
+    random_lengths: tuple[int, int] = (6, 47)
+    text_lengths: tuple[int, int] = (16, 64)
+
+    def __post_init__(self) -> None:
+        if self.random_rows < 0 or self.text_rows < 0 or self.random_rows + self.text_rows > self.train.batch_size:
+            raise ValueError(f"random_rows ({self.random_rows}) and text_rows ({self.text_rows}) must be >= 0 and "
+                             f"together at most the batch size ({self.train.batch_size})")
+
+    def loss_fn(self, trainer: Trainer) -> Callable[[int], torch.Tensor]:
+        """The trainer's next-token loss on its own random batches with the practice rows put in (drawn from the
+        trainer's generator, so that a run, stopped and resumed or not, is reproducible)."""
+        from .data import add_copy_rows
+
+        def loss(step: int) -> torch.Tensor:
+            x, y = get_batch(trainer.train_data, trainer.block_size, trainer.config.batch_size, trainer.generator)
+            x, y = add_copy_rows(x, y, trainer.train_data, self.random_rows, trainer.generator, "random",
+                                 *self.random_lengths)
+            if self.text_rows:
+                r = self.random_rows
+                xt, yt = add_copy_rows(x[r:], y[r:], trainer.train_data, self.text_rows, trainer.generator, "text",
+                                       *self.text_lengths)
+                x, y = torch.cat([x[:r], xt]), torch.cat([y[:r], yt])
+            return trainer.model(x.to(trainer.device), y.to(trainer.device))[1]
+        return loss
+
+
+@dataclass(frozen=True)
 class Recipe:
-    """One run: the model to build and how to train it (`pretrain.COURSE_RECIPE`, `objectives.OBJECTIVE_RECIPE`).
+    """One run: the model to build and how to train it (`pretrain.COURSE_RECIPE`, `objectives.OBJECTIVE_RECIPE`),
+    and optionally a second stage of copying practice (`CopyPractice`).
 
     Change a part with `dataclasses.replace`, e.g. ``replace(recipe.train, max_steps=20)``."""
 
     model: GPTConfig
     train: TrainConfig
+    practice: CopyPractice | None = None
 
 
 class MuonWithAdamW(torch.optim.Optimizer):
