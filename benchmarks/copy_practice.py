@@ -5,11 +5,10 @@ The first stage of the course recipe cannot copy (`gpt_course.evaluate.repeat_lo
 time is predicted no better than the first time), and notebook 16's model fine-tuned from it gets almost no slot
 value right. This script continues a first-stage checkpoint (`--start`; make one with `python -m
 gpt_course.pretrain --recipe first-stage --out runs/stage1.safetensors`; the default, the shipped checkpoint,
-already had the course's copying practice) for `--steps` steps of next-token training on WikiText-2 train, once without copying
-practice and once with each kind (`--fraction` of the rows of every batch replaced by
+already had the course's copying practice) for `--steps` steps of next-token training on WikiText-2 train, once
+without copying practice and once with each kind (`--fraction` of the rows of every batch replaced by
 `gpt_course.data.add_copy_rows`: a run of random tokens, or a passage of the text, read again and again), and
-reports for the checkpoint and every
-continued model:
+reports for the checkpoint and every continued model:
 
 * validation bits per byte (what the practice costs the language model),
 * `repeat_loss` on test text (60-token passages) and on random tokens (30-token runs): first and second reading,

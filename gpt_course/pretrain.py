@@ -53,10 +53,14 @@ QUICK_RECIPE = Recipe(
 RECIPES = {"course": COURSE_RECIPE, "quick": QUICK_RECIPE, "first-stage": replace(COURSE_RECIPE, practice=None)}
 
 
+def _beside(out: str | os.PathLike, tag: str) -> Path:
+    out = Path(out)
+    return out.with_name(f"{out.stem}.{tag}{out.suffix}")
+
+
 def state_path(out: str | os.PathLike) -> Path:
     """Where a run writing `out` keeps its resumable training state (next to it, `.state` added)."""
-    out = Path(out)
-    return out.with_name(out.stem + ".state" + out.suffix)
+    return _beside(out, "state")
 
 
 def estimate_seconds(recipe: Recipe) -> float:
@@ -96,14 +100,12 @@ def duration(seconds: float) -> str:
 
 def stage1_path(out: str | os.PathLike) -> Path:
     """Where a two-stage run keeps its first stage's model while the second stage (copying practice) runs."""
-    out = Path(out)
-    return out.with_name(out.stem + ".stage1" + out.suffix)
+    return _beside(out, "stage1")
 
 
 def practice_state_path(out: str | os.PathLike) -> Path:
     """Where a two-stage run keeps the second stage's resumable training state."""
-    out = Path(out)
-    return out.with_name(out.stem + ".practice-state" + out.suffix)
+    return _beside(out, "practice-state")
 
 
 def in_progress(out: str | os.PathLike) -> bool:
@@ -159,29 +161,24 @@ def pretrain(recipe: Recipe = COURSE_RECIPE, out: str | os.PathLike | None = Non
             raise ValueError(f"{first_stage} is not a finished first stage of this recipe (its recorded recipe, "
                              "tokenizer or step count differ): train the first stage with this recipe instead")
         model, history, first_figures = saved.model.to(default_device()), saved.history, saved.extra.get("figures", {})
-    elif resume and (stage1.exists() or practice_state.exists()):
-        model = history = None  # the first stage is done: continue with the second below
+    elif resume and stage1.exists():  # the first stage is done: the second continues below
+        saved = load_checkpoint(stage1)
+        model, history = saved.model.to(default_device()), saved.history
     else:
         model, history = _train_stage(recipe.model, recipe.train, train_ids, valid_ids, tokenizer, valid_text, state,
                                       callbacks, progress, resume)
-    if recipe.practice is not None:
-        if model is not None and first_stage is None:  # keep the first stage's model until the whole run is done
+        if recipe.practice is not None:  # keep the first stage's model until the whole run is done
             save_checkpoint(stage1, model, tokenizer=tokenizer, step=recipe.train.max_steps, history=history,
                             extra={"recipe": {"model": asdict(recipe.model), "train": asdict(recipe.train)}})
             state.unlink(missing_ok=True)
-        if model is None and not practice_state.exists():
-            saved = load_checkpoint(stage1)
-            model, history = saved.model.to(default_device()), saved.history
-        elif model is None:
-            history = load_checkpoint(stage1 if first_stage is None else first_stage).history
-        model, second = _train_stage(recipe.model, recipe.practice.train, train_ids, valid_ids, tokenizer, valid_text,
-                                     practice_state, callbacks, progress, practice_state.exists(), start=model,
-                                     practice=recipe.practice)
-        history = _joined(history, second)
-    steps = recipe.train.max_steps + (recipe.practice.train.max_steps if recipe.practice else 0)
-    tokens = recipe.train.max_steps * recipe.train.batch_size
     if recipe.practice is not None:
-        tokens += recipe.practice.train.max_steps * recipe.practice.train.batch_size
+        model, second = _train_stage(recipe.model, recipe.practice.train, train_ids, valid_ids, tokenizer, valid_text,
+                                     practice_state, callbacks, progress, resume and practice_state.exists(),
+                                     start=model, practice=recipe.practice)
+        history = _joined(history, second)
+    stages = [recipe.train, *([recipe.practice.train] if recipe.practice else [])]
+    steps = sum(t.max_steps for t in stages)
+    tokens = sum(t.max_steps * t.batch_size for t in stages)
     figures = {
         "train_seconds": round(history.elapsed, 1),
         "tokenizer_seconds": round(tokenizer_seconds, 1),

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import torch
 
 from .checkpoint import History, load_checkpoint, save_checkpoint
-from .data import get_batch
+from .data import add_copy_rows, get_batch
 from .model import GPTConfig
 from .utils import choose_precision, evaluating, progress, torch_threads, training_threads
 
@@ -91,8 +91,6 @@ class CopyPractice:
     def loss_fn(self, trainer: Trainer) -> Callable[[int], torch.Tensor]:
         """The trainer's next-token loss on its own random batches with the practice rows put in (drawn from the
         trainer's generator, so that a run, stopped and resumed or not, is reproducible)."""
-        from .data import add_copy_rows
-
         def loss(step: int) -> torch.Tensor:
             x, y = get_batch(trainer.train_data, trainer.block_size, trainer.config.batch_size, trainer.generator)
             x, y = add_copy_rows(x, y, trainer.train_data, self.random_rows, trainer.generator, "random",
