@@ -97,7 +97,7 @@ def choose_precision(device: torch.device | str, n_embd: int, requested: str = "
     * ``"auto"`` (the default): bfloat16 autocast on a CUDA GPU that supports it; on a CPU only with bfloat16
       matrix units (AMX or AVX-512 BF16) and a model at least `AUTOCAST_MIN_WIDTH_CPU` wide, because at the
       course model's width the casts around each matrix product cost more than the faster products save
-      (benchmarks/precision.py measures it); float32 everywhere else.
+      (benchmarks/train_throughput.py and notebook 10, section 10.13, measure it); float32 everywhere else.
     * ``"float32"`` or ``"bfloat16"``: that, whatever the hardware (GPT_COURSE_PRECISION sets it too).
     """
     requested = os.environ.get("GPT_COURSE_PRECISION", "").strip().lower() or requested

@@ -51,19 +51,41 @@ def test_generation_quick():
 @pytest.mark.slow
 def test_quality_per_minute_quick():
     r = run("quality_per_minute.py")
-    names = {run_["recipe"] for run_ in r["runs"]}
-    assert names == {"course", "nanogpt_style"}
-    assert all(2.0 < run_["test_bits_per_byte"] < 9.0 for run_ in r["runs"])
+    runs = r["runs"]
+    assert {(x["recipe"], x["budget_minutes"]) for x in runs} == {  # the short budget compresses the quick recipe,
+        ("quick", 0.02), ("long", 0.1), ("nanogpt_style", 0.02), ("nanogpt_style", 0.1)}  # the long one goes on
+    assert all(2.0 < x["test_bits_per_byte"] < 9.0 for x in runs)
+    for x in runs:  # the step count is the budget over the time per step, never past the quick recipe's own
+        ms = r["step_ms"][x["recipe"]]["ms"]
+        assert x["steps"] == max(10, int(x["budget_minutes"] * 60_000 / ms))
+        if x["recipe"] == "quick":
+            assert x["steps"] <= r["recipes"]["quick"]["train"]["max_steps"]
     baseline = r["ngram_baseline"]
     valid = {int(n): bits for n, bits in baseline["valid_bits_per_char_by_order"].items()}
     best = min(valid, key=valid.get)
     assert baseline["model"].startswith(f"char {best}-gram")  # the order chosen on valid is the one scored
     assert valid[1] > valid[2] > valid[3]  # longer contexts help a character model on English
     assert 1.5 < baseline["test_bits_per_byte"] < valid[1]
-    for run_ in r["runs"]:  # the course recipe never runs past its own schedule, nor past the budget
-        assert run_["steps"] <= run_["steps_in_budget"]
-        if run_["recipe"] == "course":
-            assert run_["steps"] <= r["course_recipe"]["train"]["max_steps"]
+    half, whole = r["sizes"]  # text sizes: whole articles, and the whole text is the budget run above
+    assert half["train_fraction"] == 0.5 and whole["train_fraction"] == 1.0
+    assert 0.35 < half["train_bytes"] / whole["train_bytes"] < 0.65
+    assert whole["ngram"] == baseline and whole["gpt"] in runs
+    assert half["ngram"]["test_bits_per_byte"] > baseline["test_bits_per_byte"]  # less text, a worse n-gram model
+
+
+def test_first_part_keeps_whole_articles():
+    sys.path.insert(0, str(BENCH))
+    from quality_per_minute import first_part
+
+    from gpt_course.data import split_articles
+
+    text = "".join(f" \n = Title {i} = \n \n {'word ' * (10 + i)}\n" for i in range(8))  # WikiText's layout
+    assert len(split_articles(text)) == 8
+    for fraction in (0.1, 0.3, 0.5, 0.9):
+        part = first_part(text, fraction)
+        assert text.startswith(part) and split_articles(part) == split_articles(text)[:len(split_articles(part))]
+        assert abs(len(part) - fraction * len(text)) <= max(len(a) for a in split_articles(text)) / 2 + 1
+    assert first_part(text, 1.0) == text and first_part(text, 0.001) == split_articles(text)[0]
 
 
 @pytest.mark.slow
@@ -98,3 +120,30 @@ def test_copy_practice_quick():
         d = x["dialogue"]
         assert 0 <= d["slot_exact"] <= 1 and 0 <= d["intent_accuracy"] <= 1 and d["test_slot_replies"] > 0
     assert runs[0]["random_first_second"][0] > 8  # random tokens are unpredictable on the first reading
+
+
+def test_quality_per_minute_save_merges_runs(tmp_path, monkeypatch):
+    """Budgets measured by separate processes end up in one file; the same budget measured again replaces the
+    old run; another baseline (other data) starts the file afresh."""
+    sys.path.insert(0, str(BENCH))
+    import quality_per_minute as qpm
+
+    monkeypatch.setattr(qpm, "RESULTS", tmp_path)
+    baseline = {"model": "char 8-gram", "test_bits_per_byte": 2.1, "valid_bits_per_char_by_order": {1: 4.5, 8: 2.2}}
+
+    def result(runs, checkpoints=(), bits=2.1):
+        return {"recipes": {"quick": {"steps": (1, 2)}}, "ngram_baseline": {**baseline, "test_bits_per_byte": bits},
+                "step_ms": {}, "runs": runs, "sizes": [], "checkpoints": list(checkpoints)}
+
+    def run(recipe, minutes, bits):
+        return {"recipe": recipe, "budget_minutes": minutes, "train_fraction": 1.0, "test_bits_per_byte": bits}
+
+    qpm.save(result([run("quick", 1, 2.7), run("quick", 2, 2.3)]))
+    qpm.save(result([run("long", 30, 2.09)], [{"recipe": "COURSE_RECIPE, both stages", "steps": 4500}]))
+    qpm.save(result([run("quick", 2, 2.31)]))
+    saved = json.loads((tmp_path / "quality_per_minute.json").read_text())
+    assert [(r["recipe"], r["budget_minutes"], r["test_bits_per_byte"]) for r in saved["runs"]] == [
+        ("quick", 1, 2.7), ("quick", 2, 2.31), ("long", 30, 2.09)]
+    assert len(saved["checkpoints"]) == 1
+    qpm.save(result([run("quick", 5, 2.2)], bits=2.5))
+    assert [r["budget_minutes"] for r in json.loads((tmp_path / "quality_per_minute.json").read_text())["runs"]] == [5]
