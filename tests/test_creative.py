@@ -103,11 +103,26 @@ def test_find_couplets_rhyme_and_scan(speeches):
         assert 8 <= creative.syllables(a) <= 12 and 8 <= creative.syllables(b) <= 12
 
 
+def test_verse_line_pairs_rhymed_or_not(speeches):
+    pairs = creative.find_couplets(speeches, rhymed=False)
+    rhymed = creative.find_couplets(speeches)
+    assert len(pairs) > 10 * len(rhymed)  # the plays' verse mostly does not rhyme
+    assert 0 < sum(creative.rhymes(creative.last_word(a), creative.last_word(b)) for a, b in pairs) < len(pairs) / 10
+    for a, b in pairs:
+        assert 8 <= creative.syllables(a) <= 12 and 8 <= creative.syllables(b) <= 12
+    speech = [("X", "one two three four five six seven eight\n" * 5)]  # five verse lines: two pairs, not reused
+    assert len(creative.find_couplets(speech, rhymed=False)) == 2 and creative.find_couplets(speech) == []
+
+
 def test_examples_mask_the_header(speeches, tok):
     recipe = creative.CreativeRecipe(p_request=1.0)
     examples, counts = creative.build_examples(speeches[:200], tok, recipe, 128)
-    assert counts["examples"] == len(examples) == counts["scenes"] + 2 * counts["couplets"]
-    assert counts["with_request"] == counts["examples"]
+    assert counts["examples"] == len(examples) == counts["scenes"] + counts["couplets"]
+    assert counts["with_request"] == counts["examples"] and 0 <= counts["rhymed"] < counts["couplets"]
+    bare_scenes = creative.build_examples(speeches[:200], tok, creative.CreativeRecipe(p_request=0.0), 128)[1]
+    assert bare_scenes["with_request"] == bare_scenes["couplets"]  # every poem asks for its line ends
+    rhymed_only = creative.build_examples(speeches[:200], tok, creative.CreativeRecipe(rhymed_only=True), 128)[1]
+    assert rhymed_only["couplets"] == rhymed_only["rhymed"] == len(creative.find_couplets(speeches[:200]))
     for x, y in examples:
         assert x.numel() <= 128 and x.shape == y.shape
         text = tok.decode(x.tolist())
