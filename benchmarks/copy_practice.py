@@ -85,8 +85,8 @@ def main() -> None:
             run["train_seconds"] = round(history.elapsed, 1)
         run["valid_bits_per_byte"] = round(bits_per_byte(model, tok, valid), 4)
         run.update(copying(model, test_ids, random_ids))
-        chat = _finetune_dialogue.measure(args.quick, start=(model, tok))
-        run["dialogue"] = {k: chat[k] for k in ("intent_accuracy", "slot_exact", "slot_exact_interval95",
+        chat = _finetune_dialogue.measure(args.quick, start=(model, tok), seeds=(0,))
+        run["dialogue"] = {k: chat[k] for k in ("intent_accuracy", "slot_exact", "slot_exact_interval95_first_seed",
                                                 "exact_match", "test_replies", "test_slot_replies")}
         run["seconds"] = round(time.perf_counter() - t0, 1)
         runs.append(run)
