@@ -20,14 +20,15 @@ a 5-minute budget.
 A budget is minutes of training on this machine's idle cores: the step count is fixed before training from the
 median time of warm-up steps of the same model (plus 3 % for evaluation), so that the schedule ends with the
 budget. `--checkpoints PATH ...` scores finished runs of the course recipe (the shipped file, a first stage) and
-places them at the minutes their steps take at the long recipe's step time. `--step-ms quick=470 ...` gives those times instead (measured once, idle), so that several budgets can
-run side by side, one thread each, and still mean the same minutes; every run records its own seconds and threads.
+places them at the minutes their steps take at the long recipe's step time. `--step-ms quick=443 ...` gives the
+step times instead (measured once, idle), so that several budgets can run side by side, one thread each, and still
+mean the same minutes; every run records its own seconds and threads.
 `--save` merges the runs into benchmarks/results/quality_per_minute.json (a run with the same recipe, budget and
 text size is replaced), so budgets can be measured by separate processes.
 
     python benchmarks/quality_per_minute.py [--quick] [--save] [--minutes 1 2 5 15 30 60]
         [--recipes quick long nanogpt_style] [--sizes 0.125 0.25 0.5 1] [--checkpoints PATH ...]
-        [--step-ms quick=470 long=490 nanogpt_style=52]
+        [--step-ms quick=443 long=649 nanogpt_style=52.4]
 """
 from __future__ import annotations
 

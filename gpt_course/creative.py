@@ -184,8 +184,8 @@ def find_couplets(speeches: Sequence[Speech], min_syllables: int = 8, max_syllab
         i = 0
         while i + 1 < len(lines):
             a, b = lines[i], lines[i + 1]
-            if ((rhymed and rhymes(last_word(a), last_word(b)) or not rhymed and last_word(a) and last_word(b))
-                    and all(min_syllables <= syllables(x) <= max_syllables for x in (a, b))):
+            ends = rhymes(last_word(a), last_word(b)) if rhymed else bool(last_word(a) and last_word(b))
+            if ends and all(min_syllables <= syllables(x) <= max_syllables for x in (a, b)):
                 out.append((a, b))
                 i += 2
             else:
