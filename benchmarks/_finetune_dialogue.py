@@ -12,14 +12,14 @@ import dataclasses
 import statistics
 
 import gpt_course as gc
-from gpt_course.chat import ChatRecipe, dialogue_scores, evaluate_dialogues, fine_tune_chat
+from gpt_course.chat import ChatRecipe, dialogue_scores, evaluate_dialogues, fine_tune_chat, training_dialogues
 from gpt_course.dialogue_data import make_dialogues
 
 SEEDS = (0, 1, 2)
 
 
 def _one_seed(model, tok, recipe: ChatRecipe) -> dict:
-    train = make_dialogues(recipe.train_dialogues, "train", seed=recipe.seed)
+    train = training_dialogues(recipe)
     chat_model, fit = fine_tune_chat(model, tok, train, recipe, progress=False)
     test = make_dialogues(recipe.eval_dialogues, "test", seed=0)  # the same held-out dialogues for every seed
     scores = dialogue_scores(evaluate_dialogues(chat_model, tok, test, recipe))

@@ -145,6 +145,11 @@ class ChatRecipe:
     dropout: float = 0.0         # during fine-tuning (the course model was pretrained with 0.15)
     seed: int = 0
     eval_dialogues: int = 80     # held-out dialogues scored (valid while choosing, test once)
+    # Two remedies for copying, off: with them the train phrasings' details are copied far more often, but the
+    # held-out phrasings' replies are not better (benchmarks/README.md). Notebook 16's exercise 5 tries them.
+    made_up: float = 0.0         # share of the training items and tasks invented from WikiText words (copied, not recalled)
+    rehearsal_rows: int = 0      # WikiText windows read beside every batch (0: none) ...
+    rehearsal_weight: float = 0.5  # ... and their loss's weight: the model keeps its text while it learns to chat
 
     @classmethod
     def for_mode(cls) -> "ChatRecipe":
@@ -153,6 +158,16 @@ class ChatRecipe:
 
     def config(self) -> dict:
         return asdict(self)
+
+
+def training_dialogues(recipe: ChatRecipe) -> list:
+    """The recipe's training dialogues: `recipe.train_dialogues` of the train split (seed `recipe.seed`), with
+    `recipe.made_up` of their items and tasks invented from the words of WikiText's train split."""
+    from .data import load_wikitext2
+    from .dialogue_data import made_up_words, make_dialogues
+
+    words = made_up_words(load_wikitext2("train")) if recipe.made_up else ()
+    return make_dialogues(recipe.train_dialogues, "train", seed=recipe.seed, made_up=recipe.made_up, words=words)
 
 
 def dialogue_examples(tokenizer, dialogues, block_size: int, recipe: ChatRecipe) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -179,16 +194,22 @@ def _set_dropout(model: GPT, p: float) -> None:
 
 def fine_tune_chat(model: GPT, tokenizer, train, recipe: ChatRecipe, valid=None, progress: bool = True):
     """A fine-tuned copy of `model` (all weights, dropout on) and its `History`; `valid` dialogues give the
-    held-out reply loss during training. The original model is left as it was."""
+    held-out reply loss during training. With `recipe.rehearsal_rows`, WikiText's train split (the pretraining
+    text) is rehearsed beside the dialogues (`train_sft`'s `rehearsal`). The original model is left as it was."""
+    from .data import load_wikitext2
+
     block = model.config.block_size
     examples = dialogue_examples(tokenizer, train, block, recipe)
     valid_examples = None if valid is None else dialogue_examples(tokenizer, valid, block, recipe)
+    rehearsal = (torch.tensor(tokenizer.encode(load_wikitext2("train")), dtype=torch.long)
+                 if recipe.rehearsal_rows else None)
     chat_model = copy.deepcopy(model)
     _set_dropout(chat_model, recipe.dropout)
     torch.manual_seed(recipe.seed)  # dropout
     fit = train_sft(chat_model, examples, steps=recipe.steps, lr=recipe.lr, batch_size=recipe.batch_size,
                     valid=valid_examples, eval_interval=max(1, recipe.steps // 6), seed=recipe.seed,
-                    progress=progress, desc="chat fine-tune")
+                    progress=progress, desc="chat fine-tune", rehearsal=rehearsal,
+                    rehearsal_rows=recipe.rehearsal_rows or 1, rehearsal_weight=recipe.rehearsal_weight)
     return chat_model, fit
 
 

@@ -6,7 +6,9 @@ rules are invented. A user says things in many ways; the assistant answers each 
 template, so a reply can be checked word for word. Three splits: train, valid (for choosing the recipe) and
 test (scored once). Each has its own user phrasings and its own entity values (items, tasks, times, order
 numbers), so a held-out dialogue is never a copy of a training one: a model passes only by recognising the
-intent and copying the details.
+intent and copying the details. Training dialogues may carry *made-up* items and tasks instead
+(`made_up_words`, `make_dialogues(..., made_up=share, words=...)`): a detail seen once cannot be remembered,
+only copied, which is the skill the held-out splits ask for.
 
     >>> train = make_dialogues(600, "train")
     >>> train[0].messages          # [{"role": "user", "content": ...}, {"role": "assistant", ...}, ...]
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 SPLITS = ("train", "valid", "test")
@@ -194,14 +197,46 @@ class Dialogue:
         return out
 
 
+def made_up_words(text: str) -> list[str]:
+    """The words a made-up detail is built from: every lower-case word of 3 to 10 letters in `text` (the course
+    uses WikiText's train split), less the words of the valid and test splits' items and tasks."""
+    held_out = {w for split in ("valid", "test") for pool in (PRODUCTS, GROCERIES, TASKS)
+                for value in split_values(pool, split) for w in value.split()}
+    words = sorted(set(re.findall(r"\b[a-z]{3,10}\b", text)) - held_out)
+    if len(words) < 100:
+        raise ValueError(f"only {len(words)} usable words in the text: made-up details need a real text "
+                         "(e.g. gc.load_wikitext2('train'))")
+    return words
+
+
 class _Maker:
-    def __init__(self, split: str, rng: random.Random, phrasings: str):
+    def __init__(self, split: str, rng: random.Random, phrasings: str, made_up: float = 0.0,
+                 words: Sequence[str] = ()):
         if split not in SPLITS or phrasings not in SPLITS:
             raise ValueError(f"split and phrasings must be one of {SPLITS}, got {split!r} and {phrasings!r}")
+        if not 0.0 <= made_up <= 1.0:
+            raise ValueError(f"made_up is a share of the details, between 0 and 1; got {made_up}")
+        if made_up and split != "train":
+            raise ValueError(f"made-up details are for training; the {split} split keeps its own real values")
+        if made_up and not words:
+            raise ValueError("made-up details need words to build them from: pass words=made_up_words(text)")
         self.split, self.phrasings, self.rng = split, phrasings, rng
+        self.made_up, self.words = made_up, list(words)
+        self.verbs = sorted({task.split()[0] for task in split_values(TASKS, split)})  # call, pay, water, ...
         self.entities = {"item_product": split_values(PRODUCTS, split),
                          "item_grocery": split_values(GROCERIES, split),
                          "task": split_values(TASKS, split), "time": split_values(TIMES, split)}
+
+    def detail(self, kind: str) -> str:
+        """A value of the split, or (with probability `made_up`) an invented item of 1-3 words or task of a
+        verb and 1-3 words ("pay the harbour", "water my quiet songs"); times stay real."""
+        rng = self.rng
+        if kind == "time" or not self.made_up or rng.random() >= self.made_up:
+            return rng.choice(self.entities[kind])
+        if kind == "task":
+            return (rng.choice(self.verbs) + " " + rng.choice(("the ", "my ", ""))
+                    + " ".join(rng.choice(self.words) for _ in range(rng.choice((1, 2, 2, 3)))))
+        return " ".join(rng.choice(self.words) for _ in range(rng.choice((1, 1, 2, 2, 3))))
 
     def user(self, kind: str, **slots) -> str:
         """A phrasing of the split, sometimes wrapped in an opener or typed in lower case (people do both)."""
@@ -220,7 +255,7 @@ class _Maker:
 
     def exchange(self, intent: str) -> list[tuple[str, str, str]]:
         """(user text, reply, reply intent) for one request, which may take two exchanges."""
-        rng, pick = self.rng, self.rng.choice
+        rng = self.rng
         if intent in ("order_status", "cancel_order"):
             num = self.number()
             reply = REPLIES[intent].format(num=num)
@@ -228,10 +263,10 @@ class _Maker:
                 return [(self.user(intent + "_num", num=num), reply, intent)]
             return [(self.user(intent), REPLIES["ask_order_number"], "ask_order_number"),
                     (self.user("give_number", num=num), reply, intent)]
-        slots = {"return_item": lambda: {"item": pick(self.entities["item_product"])},
-                 "add_to_list": lambda: {"item": pick(self.entities["item_grocery"])},
-                 "set_reminder": lambda: {"task": pick(self.entities["task"]), "time": pick(self.entities["time"])},
-                 "set_alarm": lambda: {"time": pick(self.entities["time"])}}.get(intent, dict)()
+        slots = {"return_item": lambda: {"item": self.detail("item_product")},
+                 "add_to_list": lambda: {"item": self.detail("item_grocery")},
+                 "set_reminder": lambda: {"task": self.detail("task"), "time": self.detail("time")},
+                 "set_alarm": lambda: {"time": self.detail("time")}}.get(intent, dict)()
         return [(self.user(intent, **slots), REPLIES[intent].format(**slots), intent)]
 
     def dialogue(self) -> Dialogue:
@@ -248,15 +283,18 @@ class _Maker:
         return Dialogue(messages, intents)
 
 
-def make_dialogues(n: int, split: str = "train", seed: int = 0, phrasings: str | None = None) -> list[Dialogue]:
+def make_dialogues(n: int, split: str = "train", seed: int = 0, phrasings: str | None = None,
+                   made_up: float = 0.0, words: Sequence[str] = ()) -> list[Dialogue]:
     """`n` dialogues of the split: 1 or 2 requests, often with a greeting or small talk before and thanks after.
 
     The split decides the entity values (items, tasks, times, order numbers) and, unless `phrasings` says
     otherwise, the user phrasings: `make_dialogues(n, "test", phrasings="train")` gives new dialogues with
-    held-out details in phrasings the train split uses. The same arguments always give the same dialogues."""
+    held-out details in phrasings the train split uses. With `made_up` (train split only) that share of the
+    items and tasks is invented from `words` (`made_up_words`). The same arguments always give the same
+    dialogues."""
     phrasings = split if phrasings is None else phrasings
-    maker = _Maker(split, random.Random(f"{split}-{seed}" + ("" if phrasings == split else f"-{phrasings}")),
-                   phrasings)
+    name = f"{split}-{seed}" + ("" if phrasings == split else f"-{phrasings}") + (f"-made-up-{made_up}" if made_up else "")
+    maker = _Maker(split, random.Random(name), phrasings, made_up, words)
     return [maker.dialogue() for _ in range(n)]
 
 

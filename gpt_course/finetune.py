@@ -26,6 +26,7 @@ from torch import nn
 
 from .model import IGNORE_INDEX, GPT
 from .checkpoint import History
+from .data import get_batch
 from .train import TrainConfig, Trainer
 from .utils import evaluating, seed_everything
 
@@ -501,25 +502,38 @@ def restore_dropout(old: dict[nn.Module, float]) -> None:
 def train_sft(model: GPT, examples: Sequence[tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float = 3e-4,
               batch_size: int = 16, valid: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
               eval_interval: int | None = None, weight_decay: float = 0.0, seed: int = 0,
-              progress: bool = True, desc: str = "fine-tuning", dropout: float | None = None) -> History:
+              progress: bool = True, desc: str = "fine-tuning", dropout: float | None = None,
+              rehearsal: torch.Tensor | None = None, rehearsal_rows: int = 4,
+              rehearsal_weight: float = 0.5) -> History:
     """Fine-tune a GPT on (x, y) examples for `steps` batches with the course's `Trainer` (AdamW, 10% warm-up,
     cosine decay, clipping), reshuffling the examples at every pass.
 
     The loss is the model's own cross-entropy, so masked targets (-100) do not count. With `valid`, the
     `sft_loss` on it is recorded every `eval_interval` steps (default: 5 times) and at the end. `dropout`
-    trains with that rate instead of the model's own (which is put back afterwards). The model is left in
-    evaluation mode."""
+    trains with that rate instead of the model's own (which is put back afterwards). With `rehearsal`, a
+    token stream such as the pretraining text, every step also reads `rehearsal_rows` random windows of it
+    and adds their next-token loss times `rehearsal_weight` (*rehearsal*: the model keeps practising the text
+    it was pretrained on, so the fine-tune does not wipe out what it knew of it, copying from its window
+    included). The model is left in evaluation mode."""
     if not examples:
         raise ValueError("no training examples")
+    if rehearsal is not None and not (rehearsal_rows >= 1 and rehearsal_weight > 0):
+        raise ValueError(f"rehearsal needs rehearsal_rows >= 1 and rehearsal_weight > 0, got {rehearsal_rows} "
+                         f"and {rehearsal_weight}")
     old_dropout = None if dropout is None else set_dropout(model, dropout)
     config = TrainConfig(max_steps=steps, lr=lr, warmup_steps=max(1, steps // 10), batch_size=batch_size,
                          eval_interval=eval_interval or max(1, steps // 5), progress=progress)
     generator = torch.Generator().manual_seed(seed)
     batches = (xy for _ in itertools.count() for xy in sft_batches(examples, batch_size, generator))
+    windows = torch.Generator().manual_seed(seed + 1)  # the rehearsal's windows
 
     def loss_fn(step: int) -> torch.Tensor:
         x, y = next(batches)  # (B, T) each
-        return model(x.to(model.device), y.to(model.device))[1]
+        loss = model(x.to(model.device), y.to(model.device))[1]
+        if rehearsal is not None:
+            rx, ry = get_batch(rehearsal, model.config.block_size, rehearsal_rows, windows, model.device)
+            loss = loss + rehearsal_weight * model(rx, ry)[1]
+        return loss
 
     try:
         history = Trainer(model, config=config, loss_fn=loss_fn,

@@ -114,6 +114,51 @@ def test_held_out_splits_share_no_user_turn_or_detail_with_train():
         make_dialogues(1, "dev")
 
 
+def test_made_up_details_are_new_words_and_leave_the_rest_alone():
+    from gpt_course.dialogue_data import (
+        _PATTERNS,
+        GROCERIES,
+        PRODUCTS,
+        TASKS,
+        TIMES,
+        made_up_words,
+        make_dialogues,
+        split_values,
+    )
+
+    text = " ".join(f"word{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(400)) + " lamp the milk"
+    words = made_up_words(text)
+    assert "lamp" not in words and "the" not in words and "milk" in words  # held-out words left out, train ones kept
+    real = make_dialogues(100, "train", seed=3)
+    assert [d.messages for d in make_dialogues(100, "train", seed=3, made_up=0.0, words=words)] == \
+        [d.messages for d in real]  # no made-up share: the split's own dialogues, unchanged
+    made = make_dialogues(300, "train", seed=3, made_up=1.0, words=words)
+    assert [d.messages for d in made] == [d.messages for d in make_dialogues(300, "train", seed=3, made_up=1.0,
+                                                                               words=words)]
+    known = set(PRODUCTS) | set(GROCERIES) | set(TASKS)
+    items, tasks, times = [], [], []
+    for d in made:
+        for _, reply, intent in d.turns():
+            values = _PATTERNS[intent].fullmatch(reply).groups()
+            if intent in ("return_item", "add_to_list"):
+                items.append(values[0])
+            elif intent == "set_reminder":
+                tasks.append(values[0])
+                times.append(values[1])
+    assert items and tasks and not (set(items) | set(tasks)) & known  # every item and task invented ...
+    assert all(set(v.split()[-1:]) <= set(words) for v in items + tasks)  # ... from the given words
+    assert {t.split()[0] for t in tasks} <= {t.split()[0] for t in split_values(TASKS, "train")}  # a train verb
+    assert set(times) <= set(split_values(TIMES, "train"))  # times stay the split's own
+    with pytest.raises(ValueError, match="training"):
+        make_dialogues(5, "test", made_up=0.5, words=words)
+    with pytest.raises(ValueError, match="words"):
+        make_dialogues(5, "train", made_up=0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        make_dialogues(5, "train", made_up=1.5, words=words)
+    with pytest.raises(ValueError, match="usable words"):
+        made_up_words("too few words here")
+
+
 # ----------------------------------------------------------------------------------------- the history that fits
 
 

@@ -71,6 +71,27 @@ def test_train_sft_dropout_is_used_while_training_and_put_back():
     assert seen == [0.0] * 3 and model.transformer.drop.p == 0.2 and not model.training
 
 
+def test_rehearsal_keeps_the_pretraining_text_while_fine_tuning():
+    """Rehearsal windows are read and trained: with them a fine-tune keeps predicting the rehearsed text; the same
+    fine-tune without them does not learn it; and a rehearsal that cannot be read is refused."""
+    tok = ByteTokenizer()
+    examples = [build_sft_example(tok, "q", " zz", block_size=16)] * 8
+    text = torch.tensor(tok.encode("abcdefgh" * 64), dtype=torch.long)  # the "pretraining text": a cycle of 8
+
+    def text_loss(rehearsal):
+        model = tiny_gpt(dropout=0.0)
+        train_sft(model, examples, steps=80, lr=1e-2, batch_size=4, progress=False, rehearsal=rehearsal,
+                  rehearsal_rows=4, rehearsal_weight=1.0)
+        x = text[:65]
+        with torch.no_grad():
+            return float(model(x[None, :-1], x[None, 1:])[1])
+
+    with_rehearsal, without = text_loss(text), text_loss(None)
+    assert with_rehearsal < 0.5 and without > 3.0  # the cycle learned only with rehearsal (log 256 = 5.5 nats)
+    with pytest.raises(ValueError, match="rehearsal_rows"):
+        train_sft(tiny_gpt(), examples, steps=1, progress=False, rehearsal=text, rehearsal_rows=0)
+
+
 # ----------------------------------------------------------------------------------------- the title task
 
 ARTICLES = (" = Robert Boulter = \n \n Robert Boulter is an English film , television and theatre actor . He had a "
