@@ -209,7 +209,7 @@ def fine_tune_chat(model: GPT, tokenizer, train, recipe: ChatRecipe, valid=None,
     fit = train_sft(chat_model, examples, steps=recipe.steps, lr=recipe.lr, batch_size=recipe.batch_size,
                     valid=valid_examples, eval_interval=max(1, recipe.steps // 6), seed=recipe.seed,
                     progress=progress, desc="chat fine-tune", rehearsal=rehearsal,
-                    rehearsal_rows=recipe.rehearsal_rows or 1, rehearsal_weight=recipe.rehearsal_weight)
+                    rehearsal_rows=recipe.rehearsal_rows, rehearsal_weight=recipe.rehearsal_weight)
     return chat_model, fit
 
 

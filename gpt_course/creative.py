@@ -252,13 +252,12 @@ def build_examples(speeches: Sequence[Speech], tokenizer, recipe: CreativeRecipe
         examples.append(build_sft_example(tokenizer, scene_header(cast if ask else None), text, block_size))
     couplets = find_couplets(speeches, rhymed=recipe.rhymed_only)
     for a, b in couplets:  # every poem asks for its words: practice in ending lines on them
-        n_request += 1
         examples.append(build_sft_example(tokenizer, couplet_header((last_word(a), last_word(b))), f"{a}\n{b}\n\n",
                                           block_size))
     rng.shuffle(examples)
     return examples, {"scenes": len(scene_list), "couplets": len(couplets),
                       "rhymed": sum(rhymes(last_word(a), last_word(b)) for a, b in couplets),
-                      "examples": len(examples), "with_request": n_request}
+                      "examples": len(examples), "with_request": n_request + len(couplets)}
 
 
 def finetune_creative(model, tokenizer, speeches: dict[str, list[Speech]], recipe: CreativeRecipe,

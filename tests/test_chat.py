@@ -115,16 +115,8 @@ def test_held_out_splits_share_no_user_turn_or_detail_with_train():
 
 
 def test_made_up_details_are_new_words_and_leave_the_rest_alone():
-    from gpt_course.dialogue_data import (
-        _PATTERNS,
-        GROCERIES,
-        PRODUCTS,
-        TASKS,
-        TIMES,
-        made_up_words,
-        make_dialogues,
-        split_values,
-    )
+    from gpt_course.dialogue_data import (_PATTERNS, GROCERIES, PRODUCTS, TASKS, TIMES, made_up_words,
+                                          make_dialogues, split_values)
 
     text = " ".join(f"word{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(400)) + " lamp the milk"
     words = made_up_words(text)
