@@ -2,7 +2,9 @@
 GPT2LMHeadModel with the identical config, batch and data, runs alternating, median of the timed steps; in
 float32 and in bfloat16 (`torch.autocast`, the way `Trainer` trains when `utils.choose_precision` picks it),
 each against the other library at the same precision and as a fraction of the GEMM peak measured now at that
-precision. The course model's own shape (4x192) is one of the sizes: precision is a lever only if it pays
+precision. In float32 it also says how much of each library's step is matrix products (`torch.profiler`, two
+steps) and the rate they run at, against the same peak: a step spent in matrix products at the peak cannot be made
+faster without doing less arithmetic. The course model's own shape (4x192) is one of the sizes: precision is a lever only if it pays
 on the model that trains. The full mode adds `torch.compile` on the course shape where a compiler is present.
 
     python benchmarks/train_throughput.py [--quick] [--save]
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, gemm_peak_flops, median  # noqa: E402
@@ -39,6 +42,20 @@ def step_time(model, forward, x, y, optimizer, dtype=torch.float32) -> float:
     loss.backward()
     optimizer.step()
     return time.perf_counter() - t0
+
+
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")  # flash attention's own products excluded
+
+
+def matmul_time(model, forward, x, y, optimizer, steps: int = 2) -> tuple[float, float]:
+    """(seconds a step spends in matrix products, their FLOP/s), from `torch.profiler`, which counts their FLOPs.
+    Only the products are read from the profile: it slows small element-wise operators, so their times are not."""
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        for _ in range(steps):
+            step_time(model, forward, x, y, optimizer)
+    mm = [e for e in prof.key_averages() if e.key in MATMUL_OPS]
+    seconds = sum(e.self_cpu_time_total for e in mm) / 1e6  # microseconds -> seconds
+    return seconds / steps, sum(e.flops for e in mm) / seconds
 
 
 def measure(size: str, steps: int, warmup: int, dtype: torch.dtype = torch.float32, compiled: bool = False) -> dict:
@@ -68,6 +85,15 @@ def measure(size: str, steps: int, warmup: int, dtype: torch.dtype = torch.float
     n_params = ours.num_parameters()
     ours_tps, theirs_tps = tokens / median(t_ours), tokens / median(t_theirs)
     peak = gemm_peak_flops(dtype=dtype)
+    where = {}
+    if dtype == torch.float32 and not compiled:  # the share of the (unprofiled, median) step in matrix products
+        where = {"matmul": {}}
+        for name, model, forward, opt, times in (("gpt_course", ours, fwd_ours, opt_ours, t_ours),
+                                                 ("transformers", theirs, fwd_theirs, opt_theirs, t_theirs)):
+            seconds, flops = matmul_time(model, forward, x, y, opt)
+            where["matmul"][name] = {"ms_per_step": round(seconds * 1e3, 1), "step_ms": round(median(times) * 1e3, 1),
+                                     "share_of_step": round(seconds / median(times), 3),
+                                     "gflops": round(flops / 1e9, 1), "of_gemm_peak": round(flops / peak, 3)}
     return {
         "parameters": n_params,
         "config": dict(n_layer=n_layer, n_embd=n_embd, n_head=n_head, block_size=block, vocab=vocab, batch=batch),
@@ -77,6 +103,7 @@ def measure(size: str, steps: int, warmup: int, dtype: torch.dtype = torch.float
         "ratio": round(ours_tps / theirs_tps, 3),
         "gemm_peak_gflops": round(peak / 1e9, 1),
         "model_flop_utilisation": round(6 * n_params * ours_tps / peak, 3),
+        **where,
     }
 
 
