@@ -2,10 +2,11 @@
 GPT2LMHeadModel with the identical config, batch and data, runs alternating, median of the timed steps; in
 float32 and in bfloat16 (`torch.autocast`, the way `Trainer` trains when `utils.choose_precision` picks it),
 each against the other library at the same precision and as a fraction of the GEMM peak measured now at that
-precision. In float32 it also says how much of each library's step is matrix products (`torch.profiler`, two
-steps) and the rate they run at, against the same peak: a step spent in matrix products at the peak cannot be made
-faster without doing less arithmetic. The course model's own shape (4x192) is one of the sizes: precision is a lever only if it pays
-on the model that trains. The full mode adds `torch.compile` on the course shape where a compiler is present.
+precision. The course model's own shape (4x192) is one of the sizes: precision is a lever only if it pays on the
+model that trains. The full mode adds `torch.compile` on the course shape where a compiler is present. In float32
+it also says how much of each library's step is matrix products (`torch.profiler`, two steps) and the rate they
+run at, against the same peak: a step spent in matrix products at the peak cannot be made faster without doing
+less arithmetic.
 
     python benchmarks/train_throughput.py [--quick] [--save]
 """
