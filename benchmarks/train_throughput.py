@@ -84,16 +84,17 @@ def measure(size: str, steps: int, warmup: int, dtype: torch.dtype = torch.float
             t_theirs.append(b)
     tokens = batch * block
     n_params = ours.num_parameters()
-    ours_tps, theirs_tps = tokens / median(t_ours), tokens / median(t_theirs)
+    step_ours, step_theirs = median(t_ours), median(t_theirs)
+    ours_tps, theirs_tps = tokens / step_ours, tokens / step_theirs
     peak = gemm_peak_flops(dtype=dtype)
     where = {}
     if dtype == torch.float32 and not compiled:  # the share of the (unprofiled, median) step in matrix products
         where = {"matmul": {}}
-        for name, model, forward, opt, times in (("gpt_course", ours, fwd_ours, opt_ours, t_ours),
-                                                 ("transformers", theirs, fwd_theirs, opt_theirs, t_theirs)):
+        for name, model, forward, opt, step in (("gpt_course", ours, fwd_ours, opt_ours, step_ours),
+                                                ("transformers", theirs, fwd_theirs, opt_theirs, step_theirs)):
             seconds, flops = matmul_time(model, forward, x, y, opt)
-            where["matmul"][name] = {"ms_per_step": round(seconds * 1e3, 1), "step_ms": round(median(times) * 1e3, 1),
-                                     "share_of_step": round(seconds / median(times), 3),
+            where["matmul"][name] = {"ms_per_step": round(seconds * 1e3, 1), "step_ms": round(step * 1e3, 1),
+                                     "share_of_step": round(seconds / step, 3),
                                      "gflops": round(flops / 1e9, 1), "of_gemm_peak": round(flops / peak, 3)}
     return {
         "parameters": n_params,
