@@ -88,16 +88,20 @@ def rule_scores(pairs: Sequence[tuple[str, str]]) -> dict[str, float]:
 
 
 def name_parts(text: str) -> tuple[list[str], list[str]]:
-    """Words to make names of: the capitalised words of `text`, and its lower-case words of 3+ letters."""
-    capitalised = sorted(set(re.findall(r"(?<= )[A-Z][a-z]+(?= )", text)))
-    lower = sorted(set(re.findall(r"(?<= )[a-z]{3,}(?= )", text)))
-    return capitalised, lower
+    """Words to make names of: every distinct word of `text` that can start a name (a capital or a digit
+    first: "Robert", "1933", "USA", "31B", "A.H."), and every other word with a letter in it ("class", "of",
+    "'s", "ˈlɛznər"). Titles hold all of these, so the fine-tune practises copying all of them."""
+    words = set(text.split())
+    first = sorted(w for w in words if re.match(r"[A-Z0-9]", w))
+    others = sorted(w for w in words if not re.match(r"[A-Z0-9]", w) and re.search(r"[^\W\d_]", w))
+    return first, others
 
 
-def made_up_name(rng: random.Random, capitalised: Sequence[str], lower: Sequence[str]) -> str:
-    """1 to 4 words drawn at random (a capitalised one first, then mostly capitalised): a name nobody can guess."""
+def made_up_name(rng: random.Random, first: Sequence[str], others: Sequence[str]) -> str:
+    """1 to 4 words drawn at random (one that can start a name first, then mostly those): a name nobody can
+    guess."""
     k = rng.choice([1, 2, 2, 3, 3, 4])
-    return " ".join(rng.choice(capitalised) if i == 0 or rng.random() < 0.75 else rng.choice(lower) for i in range(k))
+    return " ".join(rng.choice(first) if i == 0 or rng.random() < 0.75 else rng.choice(others) for i in range(k))
 
 
 def augment(pairs: Sequence[tuple[str, str]], copies: int, seed: int = 0,
@@ -107,14 +111,14 @@ def augment(pairs: Sequence[tuple[str, str]], copies: int, seed: int = 0,
     train split)."""
     if copies < 0:
         raise ValueError(f"copies must be 0 or more, got {copies}")
-    capitalised, lower = name_parts(load_wikitext2("train") if text is None else text)
+    first, others = name_parts(load_wikitext2("train") if text is None else text)
     rng = random.Random(seed)
     out = []
     for lead, title in pairs:
         out.append((lead, title))
         if title in lead:
             for _ in range(copies):
-                name = made_up_name(rng, capitalised, lower)
+                name = made_up_name(rng, first, others)
                 out.append((lead.replace(title, name), name))
     return out
 

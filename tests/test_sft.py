@@ -1,6 +1,7 @@
 """Supervised fine-tuning for summaries: dropout during fine-tuning, the title task's data, rules and recipe."""
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ from gpt_course.summarization_data import (
     SummarizationRecipe,
     augment,
     lead_title_pairs,
+    made_up_name,
+    name_parts,
     prompt_of,
     rule_scores,
     subject_rule,
@@ -145,6 +148,16 @@ def test_augment_replaces_the_title_in_lead_and_answer_alike():
     assert out == augment(pairs, copies=5, seed=1, text=" Alpha Beta Gamma went home and slept . ")  # seeded
 
 
+def test_made_up_names_are_made_of_every_kind_of_word_a_title_has():
+    first, others = name_parts(" Robert 1933 USA A.H. 31B went of 's ˈlɛznər ( @-@ , . ")
+    assert first == ["1933", "31B", "A.H.", "Robert", "USA"]  # capitals, years, acronyms: what a name starts with
+    assert others == ["'s", "of", "went", "ˈlɛznər"]  # words with a letter; bare punctuation is never a name
+    rng = random.Random(0)
+    for _ in range(50):
+        words = made_up_name(rng, first, others).split()
+        assert 1 <= len(words) <= 4 and words[0] in first and set(words) <= set(first) | set(others)
+
+
 def test_title_examples_train_only_the_title_and_its_end():
     tok = ByteTokenizer()
     recipe = SummarizationRecipe()
@@ -178,3 +191,5 @@ def test_finetune_benchmark_quick_summarization():
         assert key in r, key
     assert 0.0 <= r["rouge_l"] <= 1.0 and 0.5 < r["rouge_l_best_rule"] < 1.0
     assert r["test_articles"] == 60 and r["best_rule"].startswith("subject")
+    assert r["seeds"] == [0] and r["rouge_l_per_seed"] == [r["rouge_l"]]  # quick mode: the notebook's seed alone
+    assert r["ratio_to_best_rule"] == pytest.approx(r["rouge_l"] / r["rouge_l_best_rule"], abs=1e-3)
