@@ -43,7 +43,7 @@ def measure(quick: bool, seeds=None) -> dict:
                                           progress=False)
         written = summarize(tuned, tok, leads, recipe)
         runs.append((written, mean_rouge(written, titles), float(np.mean(fit.train_loss[-20:]))))
-    written, scores, _ = runs[0]
+    written = runs[0][0]
     per_article = np.array([rouge_l(w, t).f1 for w, t in zip(written, titles)])
     rouge = [s["rougeL"] for _, s, _ in runs]
     mean = statistics.mean(rouge)
