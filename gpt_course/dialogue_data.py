@@ -315,3 +315,22 @@ def reply_slots(text: str, intent: str) -> tuple[str, ...] | None:
     """The slot values (order number, item, task, time) of a reply that follows `intent`'s template, else None."""
     match = _PATTERNS[intent].fullmatch(text.strip())
     return None if match is None else match.groups()
+
+
+_SLOT_VALUE = {"num": r"\d+", "time": r"(?:1[0-2]|[1-9])(?::[0-5]\d)? [ap]m", "item": r".+", "task": r".+"}
+_OPENER = re.compile("(?:" + "|".join(re.escape(o) for o in OPENERS) + ")?", re.IGNORECASE)
+_PHRASINGS = [(template, re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?:{_SLOT_VALUE[m.group(1)]})",
+                                           re.escape(template)), re.IGNORECASE))
+              for kinds in USER.values() for split in kinds for template in split]
+
+
+def user_phrasing(text: str) -> str | None:
+    """The user phrasing (a template of `USER`, any split) that a user turn was written from, its opener and
+    lower case undone: ``user_phrasing("ok, write jam on my shopping list.")`` is
+    ``"Write {item} on my shopping list."``; None if the text follows no phrasing."""
+    text = text.strip()
+    for candidate in (text, _OPENER.sub("", text, count=1)):
+        for template, pattern in _PHRASINGS:
+            if pattern.fullmatch(candidate):
+                return template
+    return None

@@ -114,6 +114,25 @@ def test_held_out_splits_share_no_user_turn_or_detail_with_train():
         make_dialogues(1, "dev")
 
 
+def test_user_phrasing_finds_the_phrasing_a_user_turn_was_written_from():
+    from gpt_course.dialogue_data import OPENERS, SPLITS, USER, make_dialogues, user_phrasing
+
+    values = {"num": "40187", "time": "10:45 am", "item": "wool socks", "task": "feed the cat"}
+    for kinds in USER.values():
+        for phrasings in kinds:
+            for template in phrasings:  # every phrasing, as written, behind an opener, in lower case
+                text = template.format(**values)
+                for variant in (text, OPENERS[1] + text[0].lower() + text[1:], (OPENERS[2] + text).lower()):
+                    assert user_phrasing(variant) == template, variant
+    for split in SPLITS:  # every user turn of a split's dialogues was written in one of that split's phrasings
+        for d in make_dialogues(100, split, seed=3):
+            for m in d.messages[::2]:
+                template = user_phrasing(m["content"])
+                assert any(template in kinds[SPLITS.index(split)] for kinds in USER.values()), m["content"]
+    assert user_phrasing("Please wrap the wool socks as a gift.") is None
+    assert user_phrasing("Wake me up at 25:99 am.") is None  # not a time
+
+
 def test_made_up_details_are_new_words_and_leave_the_rest_alone():
     from gpt_course.dialogue_data import (_PATTERNS, GROCERIES, PRODUCTS, TASKS, TIMES, made_up_words,
                                           make_dialogues, split_values)
