@@ -298,9 +298,14 @@ def make_dialogues(n: int, split: str = "train", seed: int = 0, phrasings: str |
     return [maker.dialogue() for _ in range(n)]
 
 
-_PATTERNS = {intent: re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: r"(\d+)" if m.group(1) == "num" else "(.+?)",
-                                       re.escape(template)))
-             for intent, template in REPLIES.items()}
+def _template_regex(template: str, values: dict[str, str], flags: int = 0) -> re.Pattern:
+    """A template ("Order {num} is cancelled.") as a regex: its words literally, each {slot} as a group matching
+    `values[slot]` (by default any text)."""
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: f"({values.get(m.group(1), '.+?')})", re.escape(template)),
+                      flags)
+
+
+_PATTERNS = {intent: _template_regex(template, {"num": r"\d+"}) for intent, template in REPLIES.items()}
 
 
 def reply_intent(text: str) -> str | None:
@@ -317,10 +322,9 @@ def reply_slots(text: str, intent: str) -> tuple[str, ...] | None:
     return None if match is None else match.groups()
 
 
-_SLOT_VALUE = {"num": r"\d+", "time": r"(?:1[0-2]|[1-9])(?::[0-5]\d)? [ap]m", "item": r".+", "task": r".+"}
+_USER_VALUES = {"num": r"\d+", "time": r"(?:1[0-2]|[1-9])(?::[0-5]\d)? [ap]m"}  # items and tasks: any text
 _OPENER = re.compile("(?:" + "|".join(re.escape(o) for o in OPENERS) + ")?", re.IGNORECASE)
-_PHRASINGS = [(template, re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?:{_SLOT_VALUE[m.group(1)]})",
-                                           re.escape(template)), re.IGNORECASE))
+_PHRASINGS = [(template, _template_regex(template, _USER_VALUES, re.IGNORECASE))
               for kinds in USER.values() for split in kinds for template in split]
 
 
